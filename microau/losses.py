@@ -1,0 +1,123 @@
+"""The training objective, Eq. 8-12, one function per equation.
+
+``total_loss`` assembles Eq. 12 from a model output, the labels and the text features, choosing
+the contrastive term from ``cfg.contrastive`` (Table VIII) and dropping GDLoss when GDA is off.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .aus import AU_PROMPTS
+from .config import Config
+
+
+def multitask_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Multi-task loss of Eq. 12: the sum over AUs of the batch-mean 2-way cross-entropy.
+
+    logits [B, N, 2], labels [B, N] in {0, 1}.
+    """
+    per_au = F.cross_entropy(logits.permute(0, 2, 1), labels.long(), reduction="none").mean(0)
+    return per_au.sum()
+
+
+def soft_target_contrastive(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Symmetric cross-entropy of a [B, B] similarity logit matrix against 0/1 targets.
+
+    Rows of ``targets`` are normalised to sum to 1 (every row has at least its diagonal);
+    the image->text and text->image directions are averaged, as in CLIP.
+    """
+    targets = targets.to(logits.dtype)
+    rows = targets / targets.sum(1, keepdim=True)
+    cols = targets.T / targets.T.sum(1, keepdim=True)
+    v2t = -(rows * F.log_softmax(logits, dim=1)).sum(1).mean()
+    t2v = -(cols * F.log_softmax(logits.T, dim=1)).sum(1).mean()
+    return 0.5 * (v2t + t2v)
+
+
+def cosine_logits(visual: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """Eq. 9: M = CS(visual, text), scaled by CLIP's logit scale. [B, D] x [B, D] -> [B, B]."""
+    return logit_scale * F.normalize(visual, dim=-1) @ F.normalize(text, dim=-1).T
+
+
+def miau_label_matrix(labels_n: torch.Tensor) -> torch.Tensor:
+    """Eq. 10: LM_n(b1, b2) = 1 where samples b1 and b2 have the same label for AU n."""
+    return (labels_n.view(-1, 1) == labels_n.view(1, -1)).float()
+
+
+def miau_contrastive(
+    visual: torch.Tensor, text: torch.Tensor, labels: torch.Tensor, logit_scale: torch.Tensor,
+    diagonal_targets: bool = False,
+) -> torch.Tensor:
+    """Eq. 9-11 MiAUCL: sum over AUs of a per-AU contrastive loss CL_n.
+
+    visual, text [B, N, D]; labels [B, N]. With ``diagonal_targets`` the label matrix is the
+    identity instead of Eq. 10: the 'local OrigCL' row of Table VIII.
+    """
+    B, N, _ = visual.shape
+    eye = torch.eye(B, device=visual.device)
+    total = visual.new_zeros(())
+    for n in range(N):
+        logits = cosine_logits(visual[:, n], text[:, n], logit_scale)  # Eq. 9
+        targets = eye if diagonal_targets else miau_label_matrix(labels[:, n])  # Eq. 10
+        total = total + soft_target_contrastive(logits, targets)  # CL_n
+    return total  # Eq. 11
+
+
+def global_contrastive(pooled: torch.Tensor, sentence: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    """'global OrigCL' of Table VIII: image feature vs one sentence describing all its AUs,
+    CLIP's diagonal targets."""
+    logits = cosine_logits(pooled, sentence, logit_scale)
+    return soft_target_contrastive(logits, torch.eye(len(pooled), device=pooled.device))
+
+
+def global_sentence(aus: tuple[int, ...], labels_row: list[int]) -> str:
+    """The whole-face description used by global OrigCL: the positive prompts of active AUs."""
+    active = [AU_PROMPTS[a][0] for a, y in zip(aus, labels_row) if y]
+    if not active:
+        return "No facial action is visible"
+    return ", and ".join([active[0]] + [s[0].lower() + s[1:] for s in active[1:]])
+
+
+def gd_loss(dependency: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Eq. 8 GDLoss: (1/N) ||W_d - Y||^2 for each sample, averaged over the batch."""
+    return ((dependency - labels.to(dependency.dtype)) ** 2).mean(1).mean()
+
+
+@dataclass
+class LossParts:
+    total: torch.Tensor
+    multitask: torch.Tensor
+    contrastive: torch.Tensor
+    dependency: torch.Tensor
+
+    def as_floats(self) -> dict[str, float]:
+        return {k: float(v.detach()) for k, v in vars(self).items()}
+
+
+def total_loss(
+    cfg: Config,
+    output,  # MicroAUOutput
+    labels: torch.Tensor,
+    text_features: torch.Tensor | None,
+    logit_scale: torch.Tensor,
+) -> LossParts:
+    """Eq. 12: MultiTask + alpha * L_MiAUC + beta * L_GD.
+
+    ``text_features`` is [B, N, D] (each sample's prompt per AU) for 'miau'/'local', [B, D] (one
+    sentence per sample) for 'global', None for 'none'.
+    """
+    alpha, beta = cfg.loss_weights
+    mt = multitask_ce(output.logits, labels)
+    zero = mt.new_zeros(())
+    if cfg.contrastive == "none" or alpha == 0.0:
+        cl = zero
+    elif cfg.contrastive == "global":
+        cl = global_contrastive(output.pooled, text_features, logit_scale)
+    else:
+        cl = miau_contrastive(output.au_features, text_features, labels, logit_scale,
+                              diagonal_targets=cfg.contrastive == "local")
+    gd = gd_loss(output.dependency, labels) if (beta and output.dependency is not None) else zero
+    return LossParts(total=mt + alpha * cl + beta * gd, multitask=mt, contrastive=cl, dependency=gd)

@@ -1,0 +1,176 @@
+"""CLIP visual and text backbones (Sec. III-A) through open_clip, split at the frozen boundary.
+
+The visual tower is cut into a frozen *prefix* (patch embedding and the first L-K blocks) and a
+trainable *suffix* (the last K blocks and ``ln_post``). The trainer computes the prefix once per
+clip and caches it; ``visual_tokens`` runs both halves and is the plain reference path.
+
+The text tower is cut the same way. Prompts are short, and CLIP's text attention is causal, so
+features read at the end-of-text token do not depend on the padding after it: running the tower
+on the first ``n`` positions (``n`` = longest prompt) gives the same features as 77 positions.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+_CONFIG_DIR = Path(__file__).with_name("model_configs")
+_registered = False
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def _register_configs() -> None:
+    global _registered
+    if not _registered:
+        import open_clip
+
+        open_clip.add_model_config(_CONFIG_DIR)
+        _registered = True
+
+
+def load_clip(model_name: str = "ViT-B-32", pretrained: str | None = "openai") -> nn.Module:
+    """Create an open_clip CLIP model.
+
+    ``pretrained`` is an open_clip tag ('openai'), a path to a local checkpoint, or None for
+    random initialisation (the tiny and small configs shipped with this package).
+    """
+    _register_configs()
+    import open_clip
+
+    if pretrained and not Path(pretrained).exists() and os.environ.get("HF_HUB_OFFLINE") is None:
+        # fail in seconds, not minutes, on machines without network
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        model = open_clip.create_model(model_name, pretrained=pretrained or None)
+    except RuntimeError as err:
+        raise RuntimeError(
+            f"could not load CLIP '{model_name}' with pretrained={pretrained!r}: {err}. "
+            "Without network access, download the weights elsewhere and pass the local .pt/"
+            ".bin path as `pretrained`, or use pretrained=None (random init)."
+        ) from err
+    if not hasattr(model, "token_embedding"):
+        raise ValueError(
+            f"'{model_name}' is not a plain CLIP model (CustomTextCLIP/CoCa are not supported)"
+        )
+    model.visual.output_tokens = True
+    return model
+
+
+def grid_size(clip: nn.Module) -> tuple[int, int]:
+    gs = clip.visual.grid_size
+    return (gs, gs) if isinstance(gs, int) else tuple(gs)
+
+
+def freeze_for_finetuning(clip: nn.Module, visual_blocks: int, text_blocks: int) -> None:
+    """Freeze everything but the last ``visual_blocks`` / ``text_blocks`` transformer blocks."""
+    for p in clip.parameters():
+        p.requires_grad_(False)
+    for blocks, k in (
+        (clip.visual.transformer.resblocks, visual_blocks),
+        (clip.transformer.resblocks, text_blocks),
+    ):
+        if k > len(blocks):
+            raise ValueError(f"asked to train {k} blocks but the tower has {len(blocks)}")
+        for block in list(blocks)[len(blocks) - k :]:
+            for p in block.parameters():
+                p.requires_grad_(True)
+
+
+def flow_images_to_tensor(images: np.ndarray | torch.Tensor, image_size: int = 224) -> torch.Tensor:
+    """uint8 flow images [M, H, W, 3] -> CLIP-normalised float tensor [M, 3, S, S]."""
+    x = torch.as_tensor(np.asarray(images))
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"flow images must be [M, H, W, 3], got {tuple(x.shape)}")
+    x = x.permute(0, 3, 1, 2).float().div_(255.0)
+    if x.shape[-2:] != (image_size, image_size):
+        x = nn.functional.interpolate(x, size=(image_size, image_size), mode="bilinear",
+                                      align_corners=False)
+    mean = torch.tensor(OPENAI_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(OPENAI_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+class VisualTower(nn.Module):
+    """The visual encoder cut after block L-K: ``prefix`` (frozen) and ``suffix`` (trainable)."""
+
+    def __init__(self, clip: nn.Module, trainable_blocks: int):
+        super().__init__()
+        self.visual = clip.visual
+        self.split = len(self.visual.transformer.resblocks) - trainable_blocks
+        self.grid = grid_size(clip)
+
+    def prefix(self, images: torch.Tensor) -> torch.Tensor:
+        """Patch embedding, class token, positions, ln_pre, frozen blocks -> [B, 1+h*w, width]."""
+        x = self.visual._embeds(images)
+        for block in list(self.visual.transformer.resblocks)[: self.split]:
+            x = block(x)
+        return x
+
+    def suffix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trainable blocks and ln_post -> (class token [B, d], patch tokens [B, h, w, d])."""
+        for block in list(self.visual.transformer.resblocks)[self.split :]:
+            x = block(x)
+        x = self.visual.ln_post(x)
+        h, w = self.grid
+        return x[:, 0], x[:, 1:].reshape(x.shape[0], h, w, x.shape[-1])
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.suffix(self.prefix(images))
+
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """Map width-d features into CLIP's joint space (``visual.proj``)."""
+        return features @ self.visual.proj
+
+
+class TextTower(nn.Module):
+    """The text encoder cut after block L-K, with exact context truncation."""
+
+    def __init__(self, clip: nn.Module, trainable_blocks: int):
+        super().__init__()
+        self.token_embedding = clip.token_embedding
+        self.positional_embedding = clip.positional_embedding
+        self.transformer = clip.transformer
+        self.ln_final = clip.ln_final
+        self.text_projection = clip.text_projection
+        self.register_buffer("attn_mask", clip.attn_mask, persistent=False)
+        self.split = len(self.transformer.resblocks) - trainable_blocks
+        if getattr(clip, "text_pool_type", "argmax") != "argmax":
+            raise ValueError("only CLIP text towers pooled at the end-of-text token are supported")
+
+    @staticmethod
+    def context_needed(tokens: torch.Tensor) -> int:
+        """Positions up to and including the last end-of-text token (the largest token id)."""
+        return int(tokens.argmax(dim=-1).max().item()) + 1
+
+    def prefix(self, tokens: torch.Tensor, n_ctx: int | None = None) -> torch.Tensor:
+        """Embeddings and frozen blocks on the first ``n_ctx`` positions -> [P, n_ctx, width]."""
+        n = tokens.shape[1] if n_ctx is None else n_ctx
+        x = self.token_embedding(tokens[:, :n]) + self.positional_embedding[:n]
+        mask = self.attn_mask[:n, :n]
+        for block in list(self.transformer.resblocks)[: self.split]:
+            x = block(x, attn_mask=mask)
+        return x
+
+    def suffix(self, x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Trainable blocks, ln_final, end-of-text pooling and projection -> [P, embed]."""
+        n = x.shape[1]
+        mask = self.attn_mask[:n, :n]
+        for block in list(self.transformer.resblocks)[self.split :]:
+            x = block(x, attn_mask=mask)
+        x = self.ln_final(x)
+        pooled = x[torch.arange(x.shape[0], device=x.device), tokens[:, :n].argmax(dim=-1)]
+        if isinstance(self.text_projection, nn.Linear):
+            return self.text_projection(pooled)
+        return pooled @ self.text_projection
+
+    def forward(self, tokens: torch.Tensor, truncate: bool = True) -> torch.Tensor:
+        n = self.context_needed(tokens) if truncate else tokens.shape[1]
+        return self.suffix(self.prefix(tokens, n), tokens)

@@ -1,0 +1,59 @@
+"""Local semantic independence (Sec. III-B): one pooling pipeline per AU over its region tokens.
+
+``pta`` is Patch Token Attention (Eq. 2-3); ``meanpool`` and ``maxpool`` are the Table VI
+baselines; ``none`` gives every AU the global class token (the "LSI x" row of Table II).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class PatchTokenAttention(nn.Module):
+    """Eq. 2-3 for one AU: W_j = softmax_j(MLP(K_j)), F~ = sum_j W_j K_j."""
+
+    def __init__(self, width: int, hidden: int):
+        super().__init__()
+        self.score = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+    def forward(self, tokens: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens [B, L, d], valid [L] -> (feature [B, d], weights [B, L])."""
+        scores = self.score(tokens).squeeze(-1)  # Eq. 2 numerator exponent
+        scores = scores.masked_fill(~valid, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)  # Eq. 2
+        return torch.einsum("bl,bld->bd", weights, tokens), weights  # Eq. 3
+
+
+class LocalAUFeatures(nn.Module):
+    """Gathers each AU's region tokens (Table I via Eq. 1) and pools them independently."""
+
+    def __init__(self, mode: str, n_aus: int, width: int, hidden: int):
+        super().__init__()
+        self.mode = mode
+        self.pta = (
+            nn.ModuleList(PatchTokenAttention(width, hidden) for _ in range(n_aus))
+            if mode == "pta"
+            else None
+        )
+
+    def forward(
+        self,
+        patch_tokens: torch.Tensor,  # [B, h*w, d]
+        class_token: torch.Tensor,  # [B, d]
+        token_index: torch.Tensor,  # [B, N, L] flat token index per AU landmark (Eq. 1)
+        valid: torch.Tensor,  # [N, L]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """-> AU features F~ [B, N, d] and token weights [B, N, L] (None if not attention)."""
+        B, N, L = token_index.shape
+        if self.mode == "none":
+            return class_token.unsqueeze(1).expand(B, N, -1), None
+        d = patch_tokens.shape[-1]
+        flat = token_index.reshape(B, N * L, 1).expand(-1, -1, d)
+        region = torch.gather(patch_tokens, 1, flat).reshape(B, N, L, d)  # K_{n,j}
+        if self.mode == "meanpool":
+            m = valid.to(region.dtype).view(1, N, L, 1)
+            return (region * m).sum(2) / m.sum(2), None
+        if self.mode == "maxpool":
+            return region.masked_fill(~valid.view(1, N, L, 1), float("-inf")).amax(2), None
+        feats, weights = zip(*(self.pta[n](region[:, n], valid[n]) for n in range(N)))
+        return torch.stack(feats, 1), torch.stack(weights, 1)
