@@ -14,7 +14,8 @@ class PatchTokenAttention(nn.Module):
 
     def __init__(self, width: int, hidden: int):
         super().__init__()
-        self.score = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        # no bias on the last layer: softmax over tokens is invariant to a shared offset
+        self.score = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, 1, bias=False))
 
     def forward(self, tokens: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """tokens [B, L, d], valid [L] -> (feature [B, d], weights [B, L])."""

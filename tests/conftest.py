@@ -1,0 +1,21 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_factory():
+    """Fresh tiny open_clip models (random init, seeded) without re-reading configs each time."""
+    import torch
+    from microau.model.backbone import load_clip
+
+    def make(seed: int = 0):
+        torch.manual_seed(seed)
+        return load_clip("microau-tiny", None)
+
+    return make
