@@ -1,0 +1,1 @@
+from .loading import load_samples, selected_au_counts, summarize  # noqa: F401

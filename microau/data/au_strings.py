@@ -127,7 +127,7 @@ def _atom(token: str, acc: _Acc | None) -> int | None:
 
     With ``acc`` given, notes for the markers are recorded there.
     """
-    compact = re.sub(r"\s+", "", token).upper()
+    compact = token.strip().upper()  # no joining across spaces: "4 7" is not AU47
     m = _ATOM.match(compact)
     if not m:
         return None
@@ -242,7 +242,10 @@ def parse_au_string(cell: object) -> ParsedAUs:
     elif raw.upper() in _NONE_WORDS:
         pass
     else:
-        for term in _split_top(raw):
+        terms = _split_top(raw)
+        if not terms:
+            acc.note(f"no AU in cell {raw!r}")
+        for term in terms:
             if term.upper() in _NONE_WORDS:
                 continue
             try:

@@ -12,10 +12,10 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
-from ..aus import DATASET_AUS
-from .au_strings import cell_text
+from ..aus import DATASET_AUS, EMOTION3_CLASSES, emotion3
+from .au_strings import cell_text, parse_au_string
 from .types import Sample
 
 log = logging.getLogger(__name__)
@@ -128,8 +128,12 @@ def resolve_frames(row: SheetRow, where: str) -> tuple[int, int, list[str]]:
                 f"offset frame {cell_text(offset_cell)!r} cannot stand in for it; fix the sheet"
             )
         apex = (onset + offset) // 2
-        note = (f"apex frame {cell_text(apex_cell)!r} is not a frame number: using the midpoint "
-                f"of onset {onset} and offset {offset} = {apex}")
+        text = cell_text(apex_cell)
+        what = "is empty" if text == "" else f"{text!r} is not a frame number"
+        if text.strip().startswith("-"):
+            what = f"{text!r} means 'not coded'"
+        note = (f"apex frame {what}: using the midpoint of onset {onset} and offset {offset} "
+                f"= {apex}")
         log.warning("%s: %s", where, note)
         notes.append(note)
     elif offset is not None and not onset <= apex <= offset:
@@ -161,6 +165,58 @@ def check_root(root: str | Path, what: str, expected: str) -> Path:
 
 def sort_samples(samples: list[Sample]) -> list[Sample]:
     return sorted(samples, key=lambda s: (s.subject, s.clip, s.onset_frame, s.apex_frame))
+
+
+def rows_to_samples(
+    rows: list[SheetRow],
+    *,
+    sheet_name: str,
+    dataset: str,
+    subject_id: Callable[[object], str],
+    frame_path: Callable[[str, str, int], Path],
+) -> tuple[list[Sample], list[tuple[str, Path]]]:
+    """Turn coding-sheet rows into Samples (shared by the CASME II and SAMM readers).
+
+    Returns the samples and the (sample id, path) of every onset/apex frame that is missing.
+    Rows without a Filename are skipped with a warning; every other row gives a Sample or an
+    error naming the row.
+    """
+    samples: list[Sample] = []
+    missing: list[tuple[str, Path]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row in rows:
+        where = f"{sheet_name} row {row.excel_row}"
+        clip = cell_text(row.get("filename"))
+        if clip == "":
+            log.warning("%s: no Filename (Subject %r); row skipped", where,
+                        cell_text(row.get("subject")))
+            continue
+        try:
+            subject = subject_id(row.get("subject"))
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+        where = f"{where} ({subject}/{clip})"
+        onset, apex, notes = resolve_frames(row, where)
+        parsed = parse_au_string(row.get("actionunits"))
+        notes += [f"AU cell {parsed.raw!r}: {n}" for n in parsed.notes]
+        key = (subject, clip)
+        if key in seen:
+            note = f"duplicate of sheet row {seen[key]} for {subject}/{clip}; both kept"
+            log.warning("%s: %s", where, note)
+            notes.append(note)
+        seen.setdefault(key, row.excel_row)
+        onset_path = frame_path(subject, clip, onset)
+        apex_path = frame_path(subject, clip, apex)
+        for p in dict.fromkeys((onset_path, apex_path)):
+            if not p.is_file():
+                missing.append((f"{subject}/{clip}", p))
+        emotion = cell_text(row.get("estimatedemotion")).lower()
+        samples.append(Sample(
+            dataset=dataset, subject=subject, clip=clip, onset_frame=onset, apex_frame=apex,
+            onset_path=onset_path, apex_path=apex_path, aus=parsed.aus, emotion=emotion,
+            emotion3=emotion3(emotion), au_string=parsed.raw, notes=tuple(notes),
+        ))
+    return samples, missing
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -267,7 +323,7 @@ def summarize(samples: Iterable[Sample], min_count: int = PAPER_MIN_COUNT) -> Su
         au_counts=selection.counts,
         selection=selection,
         emotion_counts=dict(sorted(emotions.items(), key=lambda kv: (-kv[1], kv[0]))),
-        emotion3_counts=dict(sorted(emo3.items(), key=lambda kv: (-kv[1], kv[0]))),
+        emotion3_counts={k: emo3[k] for k in (*EMOTION3_CLASSES, "excluded") if k in emo3},
         n_with_notes=sum(1 for s in samples if s.notes),
         notes=notes,
     )
@@ -309,7 +365,7 @@ def format_summary(summary: Summary, show_notes: bool = False) -> str:
     lines += ["3-class emotions (MER):"]
     for emo, n in summary.emotion3_counts.items():
         label = "(outside the 3-class map)" if emo == "excluded" else emo
-        lines.append(f"  {label:<14s} {n:5d}")
+        lines.append(f"  {label:<26s} {n:5d}")
     lines += ["", f"clips with notes: {summary.n_with_notes} ({len(summary.notes)} notes)"]
     if show_notes:
         for sid, note in summary.notes:

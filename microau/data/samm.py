@@ -18,9 +18,8 @@ import logging
 import re
 from pathlib import Path
 
-from ..aus import emotion3
-from .au_strings import cell_text, parse_au_string
-from .loading import (check_root, missing_frames_error, read_coding_table, resolve_frames,
+from .au_strings import cell_text
+from .loading import (check_root, missing_frames_error, read_coding_table, rows_to_samples,
                       sort_samples)
 from .types import Sample
 
@@ -80,7 +79,8 @@ def subject_id(cell: object) -> str:
     text = cell_text(cell)
     m = _SUBJECT_RE.match(text)
     if not m:
-        raise ValueError(f"subject {text!r} is not a SAMM subject number (expected e.g. 6 or '006')")
+        raise ValueError(
+            f"subject {text!r} is not a SAMM subject number (expected e.g. 6 or '006')")
     return f"{int(m.group(1)):03d}"
 
 
@@ -95,41 +95,10 @@ def load_samm(root: str | Path, layout: str = "auto", dataset: str = "samm") -> 
     sheet = find_sheet(root)
     layout = detect_layout(root, layout)
     rows = read_coding_table(sheet, REQUIRED, f"{WHAT} sheet")
-    samples: list[Sample] = []
-    missing: list[tuple[str, Path]] = []
-    seen: dict[tuple[str, str], int] = {}
-    for row in rows:
-        where = f"{sheet.name} row {row.excel_row}"
-        clip = cell_text(row.get("filename"))
-        if clip == "":
-            log.warning("%s: no Filename (Subject %r); row skipped", where,
-                        cell_text(row.get("subject")))
-            continue
-        try:
-            subject = subject_id(row.get("subject"))
-        except ValueError as err:
-            raise ValueError(f"{where}: {err}") from None
-        where = f"{where} ({subject}/{clip})"
-        onset, apex, notes = resolve_frames(row, where)
-        parsed = parse_au_string(row.get("actionunits"))
-        notes += [f"AU cell {parsed.raw!r}: {n}" for n in parsed.notes]
-        key = (subject, clip)
-        if key in seen:
-            note = f"duplicate of sheet row {seen[key]} for {subject}/{clip}; both kept"
-            log.warning("%s: %s", where, note)
-            notes.append(note)
-        seen.setdefault(key, row.excel_row)
-        onset_path = frame_path(root, layout, subject, clip, onset)
-        apex_path = frame_path(root, layout, subject, clip, apex)
-        for p in dict.fromkeys((onset_path, apex_path)):
-            if not p.is_file():
-                missing.append((f"{subject}/{clip}", p))
-        emotion = cell_text(row.get("estimatedemotion")).lower()
-        samples.append(Sample(
-            dataset=dataset, subject=subject, clip=clip, onset_frame=onset, apex_frame=apex,
-            onset_path=onset_path, apex_path=apex_path, aus=parsed.aus, emotion=emotion,
-            emotion3=emotion3(emotion), au_string=parsed.raw, notes=tuple(notes),
-        ))
+    samples, missing = rows_to_samples(
+        rows, sheet_name=sheet.name, dataset=dataset, subject_id=subject_id,
+        frame_path=lambda s, c, f: frame_path(root, layout, s, c, f),
+    )
     if missing:
         hint = "" if layout == "nested" else (
             f" (no '{root / FRAME_DIR}' folder, so frames were looked for directly under the root)")
