@@ -12,6 +12,7 @@ _COMMAND_MODULES = (
     "microau.demo",
     "microau.data.cli",
     "microau.prep.cli",
+    "microau.train.cli",
 )
 
 

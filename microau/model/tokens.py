@@ -18,8 +18,8 @@ def landmark_token_index(
     H, W = image_hw
     h, w = grid_hw
     x, y = landmarks[..., 0], landmarks[..., 1]
-    row = torch.floor(y * h / H).long().clamp_(0, h - 1)
-    col = torch.floor(x * w / W).long().clamp_(0, w - 1)
+    row = torch.floor(y * h / H).long().clamp(0, h - 1)
+    col = torch.floor(x * w / W).long().clamp(0, w - 1)
     return row * w + col
 
 

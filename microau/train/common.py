@@ -1,0 +1,77 @@
+"""What the reference and the fast trainer share: model construction, the schedule, the batch
+order and the per-fold result record. Sharing these is what makes the two comparable."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..losses import global_sentence
+from ..model.micro_au_clip import MicroAUCLIP
+
+
+def build_model(cfg: Config, aus: tuple[int, ...]) -> MicroAUCLIP:
+    """Every fold starts from the same weights: the model is built under ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
+    return MicroAUCLIP(cfg, aus=aus)
+
+
+def lr_factor(cfg: Config, epoch: int) -> float:
+    """Sec. IV-A: the learning rate is divided by 10 from ``lr_decay_epoch`` on."""
+    return 0.1 if epoch >= cfg.lr_decay_epoch else 1.0
+
+
+def epoch_batches(n_train: int, batch_size: int, seed: int, fold: int, epoch: int) -> list[np.ndarray]:
+    """Shuffled batches (positions into the fold's training list) for one epoch of one fold.
+
+    The order depends only on (seed, fold, epoch), so any trainer, and any grouping of folds,
+    sees the same batches. The last batch may be smaller; none is dropped.
+    """
+    order = np.random.default_rng([seed, fold, epoch]).permutation(n_train)
+    return [order[i : i + batch_size] for i in range(0, n_train, batch_size)]
+
+
+def sentences_for(aus: tuple[int, ...], labels: torch.Tensor) -> list[str]:
+    return [global_sentence(aus, row) for row in labels.tolist()]
+
+
+@dataclass
+class FoldResult:
+    """What one LOSO fold produces on its held-out subject (arrays are numpy, [T, ...])."""
+
+    fold: int
+    subject: str
+    test_index: np.ndarray  # rows of TrainData
+    probs: np.ndarray  # [T, N] P(active)
+    au_features: np.ndarray  # [T, N, E] (Fig. 7, Fig. 6, MER)
+    token_weights: np.ndarray | None  # [T, N, L] PTA weights (Fig. 5)
+    dependency: np.ndarray | None  # [T, N] GDA W_d (Fig. 5)
+    attention: np.ndarray | None  # [T, N, N] GDA A
+    prompt_features: np.ndarray | None  # [N, 2, E] negative/positive prompt features of this fold
+    epoch_loss: list[float] = field(default_factory=list)
+
+    def save(self, path) -> None:
+        arrays = {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)}
+        np.savez_compressed(path, fold=self.fold, subject=self.subject,
+                            epoch_loss=np.asarray(self.epoch_loss), **arrays)
+
+    @classmethod
+    def load(cls, path) -> "FoldResult":
+        z = np.load(path, allow_pickle=False)
+        get = lambda k: z[k] if k in z.files else None  # noqa: E731
+        return cls(fold=int(z["fold"]), subject=str(z["subject"]), test_index=z["test_index"],
+                   probs=z["probs"], au_features=z["au_features"], token_weights=get("token_weights"),
+                   dependency=get("dependency"), attention=get("attention"),
+                   prompt_features=get("prompt_features"), epoch_loss=z["epoch_loss"].tolist())
+
+
+def outputs_to_fold_result(fold, subject, test_index, out, prompt_feats, epoch_loss) -> FoldResult:
+    cpu = lambda t: None if t is None else t.detach().cpu().numpy()  # noqa: E731
+    return FoldResult(
+        fold=fold, subject=subject, test_index=np.asarray(test_index), probs=cpu(out.probs),
+        au_features=cpu(out.au_features), token_weights=cpu(out.token_weights),
+        dependency=cpu(out.dependency), attention=cpu(out.attention),
+        prompt_features=cpu(prompt_feats), epoch_loss=list(epoch_loss),
+    )

@@ -1,0 +1,123 @@
+"""Model-ready tensors for a LOSO run: flow images, landmarks, AU labels, subjects."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..aus import DATASET_AUS
+from ..config import Config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainData:
+    dataset: str  # e.g. 'phantom-casme2'
+    aus: tuple[int, ...]
+    ids: list[str]
+    subjects: list[str]
+    emotion3: list[str | None]
+    images: torch.Tensor  # [M, 3, S, S] CLIP-normalised flow images
+    landmarks: torch.Tensor  # [M, 68, 2] (x, y) in flow-image pixels
+    labels: torch.Tensor  # [M, N] 0/1
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    emotion: list[str] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        """What the numbers are computed on: 'phantom', 'casme2', 'samm' or 'synthetic'."""
+        return "phantom" if self.dataset.startswith("phantom") else self.dataset
+
+    @property
+    def fold_subjects(self) -> list[str]:
+        """One LOSO fold per subject, in sorted order (fold k tests subject k)."""
+        return sorted(set(self.subjects))
+
+    def subject_index(self, subject: str, test: bool) -> np.ndarray:
+        s = np.asarray(self.subjects)
+        return np.flatnonzero(s == subject) if test else np.flatnonzero(s != subject)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha1()
+        h.update(json.dumps([self.ids, self.labels.tolist(), self.aus]).encode())
+        h.update(self.images.numpy().tobytes())
+        h.update(self.landmarks.numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    def to(self, device: str) -> "TrainData":
+        """Keep everything on the training device (no per-step host-to-device copies)."""
+        self.images = self.images.to(device)
+        self.landmarks = self.landmarks.to(device)
+        self.labels = self.labels.to(device)
+        return self
+
+    @classmethod
+    def synthetic(cls, n_subjects: int = 4, clips_per_subject: int = 5, aus=(1, 2, 4, 7, 12, 14, 15, 17),
+                  image_size: int = 224, seed: int = 0) -> "TrainData":
+        """Random images with AU-dependent bumps at the Table I regions; for tests of the trainer."""
+        from ..aus import AU_LANDMARKS
+
+        g = torch.Generator().manual_seed(seed)
+        m = n_subjects * clips_per_subject
+        base = torch.rand(68, 2, generator=g) * (image_size * 0.6) + image_size * 0.2
+        landmarks = base + torch.randn(m, 68, 2, generator=g) * 2
+        labels = (torch.rand(m, len(aus), generator=g) < 0.4).long()
+        images = torch.randn(m, 3, image_size, image_size, generator=g) * 0.3
+        for i in range(m):
+            for n, au in enumerate(aus):
+                if labels[i, n]:
+                    for j in AU_LANDMARKS[au]:
+                        x, y = landmarks[i, j].long().clamp(4, image_size - 5).tolist()
+                        images[i, n % 3, y - 4:y + 4, x - 4:x + 4] += 1.0 + 0.2 * n
+        subjects = [f"s{k:02d}" for k in range(n_subjects) for _ in range(clips_per_subject)]
+        emotions = ["positive", "negative", "surprise", None]
+        return cls(
+            dataset="synthetic", aus=tuple(aus), ids=[f"{s}/c{i}" for i, s in enumerate(subjects)],
+            subjects=subjects, emotion3=[emotions[i % 4] for i in range(m)], images=images,
+            landmarks=landmarks, labels=labels,
+        )
+
+
+def load_train_data(cfg: Config, workers: int = 2, progress: bool = True) -> TrainData:
+    """Load the dataset of ``cfg`` (phantom by default), prepare it (cached) and build tensors."""
+    if cfg.dataset.startswith("phantom-"):
+        from ..data.phantom import ensure_phantom
+
+        root = cfg.data_root or ensure_phantom(cfg.base_dataset, seed=0, n_subjects=cfg.n_subjects)
+    else:
+        if not cfg.data_root:
+            raise FileNotFoundError(
+                f"dataset {cfg.dataset!r} needs data_root: the folder holding the coding sheet "
+                "and frames of your licensed copy (e.g. --root /data/CASME2)")
+        root = cfg.data_root
+    from ..data.loading import load_samples
+    from ..model.backbone import flow_images_to_tensor
+    from ..prep.pipeline import PrepSettings, prepare_samples
+
+    samples = load_samples(cfg.dataset, root)
+    if cfg.n_subjects:
+        keep = sorted({s.subject for s in samples})[: cfg.n_subjects]
+        samples = [s for s in samples if s.subject in keep]
+    settings = PrepSettings(magnify=cfg.magnify, magnify_checkpoint=cfg.magnify_checkpoint)
+    prepared = prepare_samples(samples, settings, workers=workers, progress=progress)
+    aus = DATASET_AUS[cfg.base_dataset]
+    if prepared.fallbacks:
+        log.warning("%d clip(s) prepared with a fallback: %s", len(prepared.fallbacks),
+                    ", ".join(f"{k} ({v})" for k, v in sorted(prepared.fallbacks.items())))
+    return TrainData(
+        dataset=cfg.dataset,
+        aus=aus,
+        ids=[s.id for s in prepared.samples],
+        subjects=[s.subject for s in prepared.samples],
+        emotion3=[s.emotion3 for s in prepared.samples],
+        emotion=[s.emotion for s in prepared.samples],
+        images=flow_images_to_tensor(prepared.flow_images),
+        landmarks=torch.as_tensor(prepared.landmarks, dtype=torch.float32),
+        labels=torch.tensor([s.labels(aus) for s in prepared.samples], dtype=torch.long),
+        fallbacks=dict(prepared.fallbacks),
+    )

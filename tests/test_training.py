@@ -1,0 +1,144 @@
+"""The LOSO machinery on small synthetic data: fast == reference, determinism, resume, storage."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from microau.config import make_config
+from microau.train.common import epoch_batches
+from microau.train.data import TrainData
+from microau.train.fast import train_folds_fast
+from microau.train.loso import RunResult, run_loso
+from microau.train.metrics import au_metrics, mer_metrics
+from microau.train.reference import train_fold_reference
+
+
+@pytest.fixture(scope="module")
+def data():
+    return TrainData.synthetic(n_subjects=3, clips_per_subject=7, seed=0)
+
+
+@pytest.mark.parametrize("variant", ["full", "table8/global_origcl", "table3/text_fixed", "table8/no_cl",
+                                     "table7/cat_mlp", "table2/gsd_only"])
+def test_fast_trainer_equals_reference(data, variant):
+    cfg = make_config("smoke", variant, dataset="phantom-casme2", epochs=2, batch_size=4)
+    ref = [train_fold_reference(cfg, data, f) for f in range(3)]
+    fast = train_folds_fast(cfg, data, [0, 1, 2])
+    for a, b in zip(ref, fast):
+        assert a.subject == b.subject
+        np.testing.assert_array_equal(a.test_index, b.test_index)
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+        np.testing.assert_allclose(a.au_features, b.au_features, atol=1e-4)
+        np.testing.assert_allclose(a.epoch_loss, b.epoch_loss, rtol=1e-5)
+        if a.dependency is not None:
+            np.testing.assert_allclose(a.dependency, b.dependency, atol=1e-5)
+
+
+def test_fast_trainer_with_momentum_and_uneven_folds_equals_reference():
+    # subjects with 2, 5 and 9 clips: folds have different numbers (and sizes) of batches
+    d = TrainData.synthetic(n_subjects=3, clips_per_subject=6, seed=1)
+    d.subjects = ["a"] * 2 + ["b"] * 5 + ["c"] * 11
+    cfg = make_config("smoke", "full", dataset="phantom-casme2", epochs=3, batch_size=4, momentum=0.9,
+                      lr_decay_epoch=2)
+    ref = [train_fold_reference(cfg, d, f) for f in range(3)]
+    fast = train_folds_fast(cfg, d, [2, 0, 1])  # order and grouping do not matter
+    for b in fast:
+        a = ref[b.fold]
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+        np.testing.assert_allclose(a.epoch_loss, b.epoch_loss, rtol=1e-5)
+
+
+def test_epoch_batches_cover_every_sample_once():
+    batches = epoch_batches(19, 8, seed=1, fold=3, epoch=2)
+    assert [len(b) for b in batches] == [8, 8, 3]
+    assert sorted(np.concatenate(batches).tolist()) == list(range(19))
+    assert not np.array_equal(np.concatenate(batches), np.concatenate(epoch_batches(19, 8, 1, 3, 3)))
+
+
+def test_same_seed_same_metrics_and_read_back(tmp_path, data):
+    cfg = make_config("smoke", "full", dataset="phantom-casme2", epochs=2)
+    a = run_loso(cfg, runs_dir=tmp_path / "a", data=data, progress=False)
+    b = run_loso(cfg, runs_dir=tmp_path / "b", data=data, progress=False)
+    assert a.metrics.equals(b.metrics)
+    assert a.predictions.equals(b.predictions)
+    # a finished run is read back, not retrained
+    stamp = (a.run_dir / "DONE").read_text()
+    again = run_loso(cfg, runs_dir=tmp_path / "a", data=data, progress=False)
+    assert (a.run_dir / "DONE").read_text() == stamp
+    assert again.metrics.round(12).equals(a.metrics.round(12))
+    # a different seed gives a different model
+    c = run_loso(cfg.replace(seed=2), runs_dir=tmp_path / "c", data=data, progress=False)
+    assert not np.allclose(c.predictions.prob, a.predictions.prob)
+
+
+def test_interrupted_run_resumes_at_the_missing_fold(tmp_path, data):
+    cfg = make_config("smoke", "full", dataset="phantom-casme2", epochs=2)
+    full = run_loso(cfg, runs_dir=tmp_path / "full", data=data, progress=False)
+    with pytest.raises(RuntimeError, match="not trained yet"):
+        run_loso(cfg, runs_dir=tmp_path / "part", data=data, progress=False, max_folds=1, fold_chunk=1)
+    folds_dir = full.run_dir.parent.parent.parent.parent / "part" / full.run_dir.relative_to(tmp_path / "full") / "folds"
+    assert [p.name for p in sorted(folds_dir.glob("*.npz"))] == ["fold000.npz"]
+    before = (folds_dir / "fold000.npz").stat().st_mtime_ns
+    resumed = run_loso(cfg, runs_dir=tmp_path / "part", data=data, progress=False, fold_chunk=1)
+    assert (folds_dir / "fold000.npz").stat().st_mtime_ns == before  # fold 0 was not retrained
+    np.testing.assert_allclose(resumed.predictions.prob, full.predictions.prob, atol=1e-6)
+
+
+def test_run_directory_contents(tmp_path, data):
+    cfg = make_config("smoke", "full", dataset="phantom-casme2", epochs=1)
+    r = run_loso(cfg, runs_dir=tmp_path, data=data, progress=False)
+    M, N = data.labels.shape
+    assert len(r.predictions) == M * N
+    assert set(r.predictions.columns) >= {"id", "subject", "fold", "au", "label", "prob", "pred"}
+    arrays = r.arrays()
+    assert arrays["au_features"].shape[:2] == (M, N)
+    assert arrays["token_weights"].shape[:2] == (M, N)
+    np.testing.assert_allclose(arrays["token_weights"].sum(-1), 1.0, atol=1e-5)
+    assert arrays["dependency"].shape == (M, N) and arrays["attention"].shape == (M, N, N)
+    assert arrays["prompt_features"].shape[:3] == (3, N, 2)
+    meta = json.loads((r.run_dir / "meta.json").read_text())
+    assert meta["source"] == "synthetic" and meta["n_subjects"] == 3
+    assert "torch" in meta["versions"] and meta["git_commit"]
+    loaded = RunResult.load(r.run_dir)
+    assert loaded.config == cfg
+    # metrics recomputed from the stored predictions (all folds concatenated)
+    for au, group in r.predictions.groupby("au"):
+        tp = ((group.label == 1) & (group.pred == 1)).sum()
+        fp = ((group.label == 0) & (group.pred == 1)).sum()
+        fn = ((group.label == 1) & (group.pred == 0)).sum()
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        row = r.metrics.set_index("au").loc[au]
+        assert row.f1 == pytest.approx(f1)
+        assert row.acc == pytest.approx((group.label == group.pred).mean())
+    # MER only scores clips inside the 3-class map
+    assert r.mer_metrics["n"] == sum(e is not None for e in data.emotion3)
+
+
+def test_au_metrics_by_hand():
+    y = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
+    p = np.array([[1, 0], [0, 0], [1, 1], [0, 1]])
+    m = au_metrics(y, p, ["AU1", "AU2"]).set_index("au")
+    # AU1: tp=1 fp=1 fn=1 -> F1 0.5, acc 0.5; AU2: tp=1 fp=1 fn=0 -> F1 2/3, acc 0.75
+    assert m.loc["AU1", "f1"] == pytest.approx(0.5) and m.loc["AU1", "acc"] == pytest.approx(0.5)
+    assert m.loc["AU2", "f1"] == pytest.approx(2 / 3) and m.loc["AU2", "acc"] == pytest.approx(0.75)
+    assert m.loc["mean", "f1"] == pytest.approx((0.5 + 2 / 3) / 2)
+
+
+def test_mer_metrics_by_hand():
+    true = ["negative", "negative", "positive", "surprise"]
+    pred = ["negative", "positive", "positive", "negative"]
+    m = mer_metrics(true, pred, ("negative", "positive", "surprise"))
+    # recalls: neg 1/2, pos 1, sur 0 -> UAR 0.5; F1: neg 0.5, pos 2/3, sur 0
+    assert m["uar"] == pytest.approx(0.5)
+    assert m["uf1"] == pytest.approx((0.5 + 2 / 3 + 0) / 3)
+    assert m["wf1"] == pytest.approx((2 * 0.5 + 2 / 3) / 4)
+    assert m["acc"] == pytest.approx(0.5)
+
+
+def test_loso_cli_on_missing_real_data_says_what_to_do(capsys):
+    from microau.cli import main
+
+    assert main(["loso", "--dataset", "casme2", "--profile", "smoke", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "data_root" in err and "--root" in err
