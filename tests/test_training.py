@@ -142,3 +142,16 @@ def test_loso_cli_on_missing_real_data_says_what_to_do(capsys):
     assert main(["loso", "--dataset", "casme2", "--profile", "smoke", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "data_root" in err and "--root" in err
+
+
+def test_variants_with_the_same_settings_share_a_run(tmp_path):
+    from microau.train.loso import run_dir_for
+
+    same = [make_config("quick", v, dataset="phantom-casme2") for v in
+            ("full", "table2/lsi_gsd", "table7/gda", "table8/miaucl", "table5/beta_1.0")]
+    assert len({run_dir_for(c, tmp_path) for c in same}) == 1
+    assert run_dir_for(make_config("quick", "table5/beta_0.6", dataset="phantom-casme2"), tmp_path) != \
+        run_dir_for(same[0], tmp_path)
+    # on SAMM the paper's beta is 0.6, so there beta_0.6 is the full model
+    assert run_dir_for(make_config("quick", "table5/beta_0.6", dataset="phantom-samm"), tmp_path) == \
+        run_dir_for(make_config("quick", "full", dataset="phantom-samm"), tmp_path)

@@ -36,7 +36,9 @@ from .metrics import au_metrics, mer_metrics
 
 log = logging.getLogger(__name__)
 
-_HASH_EXCLUDE = ("device", "notes")
+# Names and placement do not change what is computed: two variants that resolve to the same
+# settings (e.g. 'full' and 'table2/lsi_gsd') share one run.
+_HASH_EXCLUDE = ("device", "notes", "variant", "profile", "alpha", "beta")
 
 
 def default_runs_dir() -> Path:
@@ -47,13 +49,13 @@ def default_runs_dir() -> Path:
 
 def config_key(cfg: Config) -> str:
     values = {k: v for k, v in cfg.to_dict().items() if k not in _HASH_EXCLUDE}
+    values["loss_weights"] = cfg.loss_weights
     return hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 def run_dir_for(cfg: Config, runs_dir: Path | None = None) -> Path:
     runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
-    slug = cfg.variant.replace("/", "-")
-    return runs_dir / cfg.dataset / cfg.profile / f"{slug}-{config_key(cfg)}"
+    return runs_dir / cfg.dataset / cfg.profile / config_key(cfg)
 
 
 @dataclass
@@ -120,7 +122,9 @@ def run_loso(
     run_dir = run_dir_for(cfg, runs_dir)
     if (run_dir / "DONE").exists() and not force:
         log.info("reading back the finished run %s", run_dir)
-        return RunResult.load(run_dir)
+        result = RunResult.load(run_dir)
+        result.config = cfg  # same computation, possibly asked for under another variant name
+        return result
     if force and run_dir.exists():
         for f in (run_dir / "folds").glob("*.npz"):
             f.unlink()
