@@ -48,8 +48,11 @@ def load_clip(model_name: str = "ViT-B-32", pretrained: str | None = "openai") -
     if pretrained and not Path(pretrained).exists() and os.environ.get("HF_HUB_OFFLINE") is None:
         # fail in seconds, not minutes, on machines without network
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not pretrained:
+        log.debug("CLIP %s with random initialisation (no pretrained weights)", model_name)
     try:
-        model = open_clip.create_model(model_name, pretrained=pretrained or None)
+        with _quiet_root_logger():
+            model = open_clip.create_model(model_name, pretrained=pretrained or None)
     except RuntimeError as err:
         raise RuntimeError(
             f"could not load CLIP '{model_name}' with pretrained={pretrained!r}: {err}. "
@@ -62,6 +65,17 @@ def load_clip(model_name: str = "ViT-B-32", pretrained: str | None = "openai") -
         )
     model.visual.output_tokens = True
     return model
+
+
+class _quiet_root_logger:
+    """open_clip warns through the root logger on every random-init model; once is ours to say."""
+
+    def __enter__(self):
+        self.level = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)
+
+    def __exit__(self, *exc):
+        logging.getLogger().setLevel(self.level)
 
 
 def grid_size(clip: nn.Module) -> tuple[int, int]:

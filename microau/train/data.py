@@ -103,7 +103,7 @@ def load_train_data(cfg: Config, workers: int = 2, progress: bool = True) -> Tra
     if cfg.n_subjects:
         keep = sorted({s.subject for s in samples})[: cfg.n_subjects]
         samples = [s for s in samples if s.subject in keep]
-    settings = PrepSettings(magnify=cfg.magnify, magnify_checkpoint=cfg.magnify_checkpoint)
+    settings = PrepSettings(magnify=cfg.magnify, learned_checkpoint=cfg.magnify_checkpoint)
     prepared = prepare_samples(samples, settings, workers=workers, progress=progress)
     aus = DATASET_AUS[cfg.base_dataset]
     if prepared.fallbacks:
