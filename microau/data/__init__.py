@@ -1,1 +1,2 @@
 from .loading import load_samples, selected_au_counts, summarize  # noqa: F401
+from .phantom import PhantomSettings, default_phantom_root, ensure_phantom, write_phantom  # noqa: F401

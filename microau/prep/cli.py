@@ -1,0 +1,89 @@
+"""``microau phantom`` and ``microau prepare``.
+
+    microau phantom --like casme2 --out DIR [--seed S] [--subjects K]
+    microau prepare --dataset phantom-casme2 [--root DIR] [--cache DIR] [--workers N] [--magnify linear]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def _phantom(args: argparse.Namespace) -> int:
+    from microau.data.phantom import default_phantom_root, write_phantom
+
+    out = args.out or default_phantom_root(args.like, args.seed, args.subjects)
+    t0 = time.perf_counter()
+    root = write_phantom(args.like, out, seed=args.seed, n_subjects=args.subjects,
+                         progress=not args.no_progress)
+    print(f"phantom-{args.like} (seed {args.seed}, subjects {args.subjects or 'all'}) in {root} "
+          f"[{time.perf_counter() - t0:.1f} s]")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from microau.data.loading import load_samples
+    from microau.prep.pipeline import PrepSettings, prepare_samples
+
+    root = args.root
+    if root is None:
+        if not args.dataset.startswith("phantom-"):
+            raise ValueError(f"--root is required for {args.dataset} (the folder holding its coding sheet)")
+        from microau.data.phantom import ensure_phantom
+
+        root = ensure_phantom(args.dataset.removeprefix("phantom-"), seed=args.seed,
+                              n_subjects=args.subjects, progress=not args.no_progress)
+    samples = load_samples(args.dataset, root)
+    settings = PrepSettings(magnify=args.magnify, learned_checkpoint=args.checkpoint)
+    t0 = time.perf_counter()
+    prepared = prepare_samples(samples, settings, cache_dir=args.cache, workers=args.workers,
+                               progress=not args.no_progress)
+    dt = time.perf_counter() - t0
+    s = prepared.summary()
+    print(f"{args.dataset}: {s['clips']} clips prepared in {dt:.1f} s "
+          f"({s['cached']} from the cache, {s['computed']} computed)")
+    if s["fallbacks"]:
+        print("fallbacks:")
+        for reason, n in sorted(s["fallbacks"].items()):
+            print(f"  {reason}: {n}")
+        for cid, reason in sorted(prepared.fallbacks.items()):
+            print(f"    {cid}: {reason}")
+    else:
+        print("fallbacks: none")
+    if prepared.dropped:
+        print(f"dropped (unreadable): {len(prepared.dropped)}")
+        for cid, why in sorted(prepared.dropped.items()):
+            print(f"  {cid}: {why}")
+    return 0
+
+
+def register(subparsers) -> None:
+    from microau.prep.pipeline import default_workers
+
+    ph = subparsers.add_parser(
+        "phantom", help="write the simulated data set (phantom) in CASME II or SAMM layout",
+        description="Write the phantom: simulated micro-expression clips with known AU labels, "
+                    "in the real on-disk layout of CASME II or SAMM.",
+    )
+    ph.add_argument("--like", required=True, choices=("casme2", "samm"))
+    ph.add_argument("--out", default=None, help="output folder (default: the cache folder)")
+    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument("--subjects", type=int, default=None, help="keep the first K subjects")
+    ph.add_argument("--no-progress", action="store_true")
+    ph.set_defaults(func=_phantom)
+
+    pr = subparsers.add_parser(
+        "prepare", help="face crop, magnification, TV-L1 flow image and landmarks per clip (cached)",
+        description="Prepare every clip of a dataset: face box on the onset, crop, x3 "
+                    "magnification, TV-L1 flow image (224x224) and 68 landmarks on the apex.",
+    )
+    pr.add_argument("--dataset", required=True, choices=("casme2", "samm", "phantom-casme2", "phantom-samm"))
+    pr.add_argument("--root", default=None, help="dataset root (optional for the phantom)")
+    pr.add_argument("--cache", default=None, help="cache folder (default $MICROAU_CACHE/prep)")
+    pr.add_argument("--workers", type=int, default=default_workers())
+    pr.add_argument("--magnify", default="linear", choices=("linear", "learned", "none"))
+    pr.add_argument("--checkpoint", default=None, help="MagNet state_dict for --magnify learned")
+    pr.add_argument("--seed", type=int, default=0, help="phantom seed when --root is omitted")
+    pr.add_argument("--subjects", type=int, default=None, help="phantom subjects when --root is omitted")
+    pr.add_argument("--no-progress", action="store_true")
+    pr.set_defaults(func=_prepare)

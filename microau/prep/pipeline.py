@@ -1,0 +1,387 @@
+"""From an onset/apex pair to the model's inputs (Sec. III-A, IV-A).
+
+Per clip:
+
+1. read both frames (RGB; grey frames are expanded to 3 channels);
+2. face box from the **onset** frame (dlib HOG detector, largest face);
+3. crop both frames with the same square (``box_expand`` x the face box, centred on it and moved
+   up by ``box_shift_up`` x its height so that the brows and forehead are in) and resize it to
+   ``size`` x ``size`` (224);
+4. magnify the onset -> apex change (``linear`` x3 by default, see ``microau.prep.magnify``);
+5. TV-L1 flow onset crop -> magnified apex crop, encoded as a fixed-scale flow image
+   (``microau.prep.flow``);
+6. 68 landmarks on the magnified apex crop (dlib shape predictor in the onset face box mapped into
+   the crop), which are then pixel coordinates (x, y) of the flow image.
+
+Fallbacks (each logged with the clip id, counted, and stored in ``PreparedSet.fallbacks``):
+
+* ``face_from_apex``: no face on the onset frame; the apex frame's face box is used.
+* ``no_face_centre_crop``: no face on either frame; a centred square crop of ``no_face_crop`` x the
+  shorter side, and the template landmark shape (``microau.prep.faces.template_landmarks``) placed
+  in the face box that this crop would have come from.
+* ``apex_resized``: the apex frame's size differs from the onset's; it is resized to it.
+
+A missing or unreadable frame raises :class:`UnreadableFrameError` naming the file and the clip
+(``on_unreadable='drop'`` instead leaves the clip out and records it in ``PreparedSet.dropped``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from microau.data.types import Sample
+from microau.prep import cache as _cache
+
+log = logging.getLogger(__name__)
+
+FALLBACK_FACE_FROM_APEX = "face_from_apex"
+FALLBACK_NO_FACE = "no_face_centre_crop"
+FALLBACK_APEX_RESIZED = "apex_resized"
+
+# how many clips this process computed (not read from the cache); for tests and reports
+COMPUTE_COUNT = 0
+_COUNT_LOCK = threading.Lock()
+
+
+class UnreadableFrameError(FileNotFoundError):
+    """A frame file is missing or cannot be decoded."""
+
+
+@dataclass(frozen=True)
+class PrepSettings:
+    """Every choice the preparation makes. All fields enter the cache key."""
+
+    magnify: str = "linear"  # 'linear' (Eulerian, default) | 'learned' (Oh et al. 2018) | 'none'
+    magnify_factor: float = 3.0
+    magnify_blur_sigma: float = 1.0  # spatial low-pass of the apex-onset difference (crop px); 0 = plain
+    learned_checkpoint: str | None = None  # state_dict of microau.prep.magnify.MagNet
+    size: int = 224  # crop, flow image and landmark coordinate size
+    flow_scale: float = 16.0  # grey levels per pixel of flow in the flow image (fixed)
+    box_expand: float = 1.35  # crop side / dlib face box side
+    box_shift_up: float = 0.05  # crop centre above the box centre, in box heights
+    detect_max_side: int = 800  # frames larger than this are searched for the face downscaled
+    no_face_crop: float = 0.8  # fallback crop side / shorter frame side
+    landmarks_on: str = "magnified"  # 'magnified' apex (default) | 'apex' | 'onset' crop
+    on_unreadable: str = "error"  # 'error' | 'drop'
+    # Dual TV-L1 (OpenCV's defaults)
+    tvl1_tau: float = 0.25
+    tvl1_lambda: float = 0.15
+    tvl1_theta: float = 0.3
+    tvl1_nscales: int = 5
+    tvl1_warps: int = 5
+    tvl1_epsilon: float = 0.01
+    tvl1_inner_iterations: int = 30
+    tvl1_outer_iterations: int = 10
+    tvl1_scale_step: float = 0.8
+    tvl1_gamma: float = 0.0
+    tvl1_median_filtering: int = 5
+
+    def __post_init__(self):
+        from microau.prep.magnify import METHODS
+
+        if self.magnify not in METHODS:
+            raise ValueError(f"magnify must be one of {METHODS}, got {self.magnify!r}")
+        if self.landmarks_on not in ("magnified", "apex", "onset"):
+            raise ValueError(f"landmarks_on must be 'magnified', 'apex' or 'onset', got {self.landmarks_on!r}")
+        if self.on_unreadable not in ("error", "drop"):
+            raise ValueError(f"on_unreadable must be 'error' or 'drop', got {self.on_unreadable!r}")
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def tvl1(self) -> dict:
+        return dict(
+            tau=self.tvl1_tau, lambda_=self.tvl1_lambda, theta=self.tvl1_theta, nscales=self.tvl1_nscales,
+            warps=self.tvl1_warps, epsilon=self.tvl1_epsilon, inner_iterations=self.tvl1_inner_iterations,
+            outer_iterations=self.tvl1_outer_iterations, scale_step=self.tvl1_scale_step,
+            gamma=self.tvl1_gamma, median_filtering=self.tvl1_median_filtering,
+        )
+
+
+@dataclass
+class PreparedClip:
+    """Everything the preparation made for one clip (all images ``size`` x ``size``)."""
+
+    sample: Sample
+    onset: np.ndarray  # uint8 [S, S, 3] cropped onset
+    apex: np.ndarray  # uint8 [S, S, 3] cropped apex
+    magnified: np.ndarray  # uint8 [S, S, 3] cropped, magnified apex
+    flow: np.ndarray  # float32 [S, S, 2] (u, v) px, onset -> magnified apex
+    flow_image: np.ndarray  # uint8 [S, S, 3]
+    landmarks: np.ndarray  # float32 [68, 2] (x, y) flow-image pixels
+    crop_box: tuple[float, float, float]  # (x0, y0, side) in frame pixels
+    face_box: tuple[float, float, float, float]  # (left, top, right, bottom) in frame pixels
+    fallback: str  # '' or '; '-joined reasons
+    from_cache: bool = False
+    key: str = ""
+
+    def to_frame(self, pts: np.ndarray) -> np.ndarray:
+        """Crop pixel coordinates -> frame pixel coordinates."""
+        x0, y0, side = self.crop_box
+        return np.asarray(pts, np.float64) * (side / self.flow_image.shape[1]) + [x0, y0]
+
+
+@dataclass
+class PreparedSet:
+    """What the training code consumes; row i of every array belongs to ``samples[i]``."""
+
+    samples: list[Sample]
+    flow_images: np.ndarray  # uint8 [M, S, S, 3]
+    landmarks: np.ndarray  # float32 [M, 68, 2] (x, y) flow-image pixels
+    fallbacks: dict[str, str]  # clip id -> reason(s)
+    settings: PrepSettings
+    from_cache: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # bool [M]
+    dropped: dict[str, str] = field(default_factory=dict)  # clip id -> why (on_unreadable='drop')
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def fallback_counts(self) -> Counter:
+        c: Counter = Counter()
+        for reasons in self.fallbacks.values():
+            for r in reasons.split("; "):
+                c[r] += 1
+        return c
+
+    def subset(self, index) -> "PreparedSet":
+        idx = np.asarray(index)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        samples = [self.samples[i] for i in idx]
+        ids = {s.id for s in samples}
+        return PreparedSet(
+            samples, self.flow_images[idx], self.landmarks[idx],
+            {k: v for k, v in self.fallbacks.items() if k in ids}, self.settings,
+            self.from_cache[idx] if len(self.from_cache) else self.from_cache, dict(self.dropped),
+        )
+
+    def summary(self) -> dict:
+        return {
+            "clips": len(self.samples),
+            "cached": int(np.sum(self.from_cache)),
+            "computed": int(len(self.samples) - np.sum(self.from_cache)),
+            "fallbacks": dict(self.fallback_counts()),
+            "dropped": len(self.dropped),
+        }
+
+
+# --------------------------------------------------------------------------- one clip
+
+
+def read_frame(path: Path, clip_id: str = "") -> np.ndarray:
+    """uint8 RGB [H, W, 3]; grey files are expanded to 3 channels."""
+    import cv2
+
+    p = Path(path)
+    where = f" (clip {clip_id})" if clip_id else ""
+    if not p.is_file():
+        raise UnreadableFrameError(f"frame file not found: {p}{where}")
+    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    if img is None:
+        raise UnreadableFrameError(f"cannot decode image file {p}{where}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def crop_square(img: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:
+    """Integer square crop (edges replicated outside the frame) resized to ``size``."""
+    import cv2
+
+    h, w = img.shape[:2]
+    pad_l, pad_t = max(0, -x0), max(0, -y0)
+    pad_r, pad_b = max(0, x0 + side - w), max(0, y0 + side - h)
+    if pad_l or pad_t or pad_r or pad_b:
+        img = cv2.copyMakeBorder(img, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
+        x0, y0 = x0 + pad_l, y0 + pad_t
+    crop = img[y0:y0 + side, x0:x0 + side]
+    interp = cv2.INTER_AREA if side >= size else cv2.INTER_CUBIC
+    return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def crop_for_box(box, st: PrepSettings) -> tuple[int, int, int]:
+    """(x0, y0, side) integer crop square for a face box."""
+    side = st.box_expand * max(box.width, box.height)
+    cx, cy = box.center
+    cy -= st.box_shift_up * box.height
+    s = int(round(side))
+    return int(round(cx - s / 2)), int(round(cy - s / 2)), s
+
+
+def _compute(sample: Sample, st: PrepSettings) -> dict:
+    """All arrays of one clip (no cache)."""
+    global COMPUTE_COUNT
+    import cv2
+
+    from microau.prep import faces
+    from microau.prep.flow import flow_to_image, tvl1_flow
+    from microau.prep.magnify import magnify
+
+    cid = sample.id
+    reasons: list[str] = []
+    onset = read_frame(sample.onset_path, cid)
+    apex = read_frame(sample.apex_path, cid)
+    if apex.shape != onset.shape:
+        apex = cv2.resize(apex, (onset.shape[1], onset.shape[0]), interpolation=cv2.INTER_AREA)
+        reasons.append(FALLBACK_APEX_RESIZED)
+    box = faces.detect_face(onset, max_side=st.detect_max_side)
+    template = False
+    if box is None:
+        box = faces.detect_face(apex, max_side=st.detect_max_side)
+        if box is not None:
+            reasons.append(FALLBACK_FACE_FROM_APEX)
+    if box is None:
+        h, w = onset.shape[:2]
+        side = st.no_face_crop * min(h, w)
+        bs = side / st.box_expand
+        cx, cy = w / 2.0, h / 2.0 + st.box_shift_up * bs
+        box = faces.FaceBox(cx - bs / 2, cy - bs / 2, cx + bs / 2, cy + bs / 2, float("nan"))
+        template = True
+        reasons.append(FALLBACK_NO_FACE)
+    x0, y0, side = crop_for_box(box, st)
+    n = st.size
+    on_c = crop_square(onset, x0, y0, side, n)
+    ap_c = crop_square(apex, x0, y0, side, n)
+    mag_c = magnify(on_c, ap_c, st.magnify, st.magnify_factor, st.magnify_blur_sigma, st.learned_checkpoint)
+    flow = tvl1_flow(on_c, mag_c, **st.tvl1())
+    s = n / side
+    cbox = box.scaled(s, -x0 * s, -y0 * s)
+    if template:
+        lm = faces.template_in_box(cbox)
+    else:
+        target = {"magnified": mag_c, "apex": ap_c, "onset": on_c}[st.landmarks_on]
+        lm = faces.predict_landmarks(target, cbox)
+    lm = np.clip(lm, 0, n - 1).astype(np.float32)
+    with _COUNT_LOCK:
+        COMPUTE_COUNT += 1
+    fallback = "; ".join(reasons)
+    if fallback:
+        log.warning("clip %s: preparation fallback: %s", cid, fallback)
+    return {
+        "onset": on_c, "apex": ap_c, "magnified": mag_c, "flow": flow.astype(np.float16),
+        "flow_image": flow_to_image(flow, st.flow_scale), "landmarks": lm,
+        "crop_box": np.array([x0, y0, side], np.float64), "face_box": np.array(box.as_tuple(), np.float64),
+        "fallback": np.array(fallback),
+    }
+
+
+def _extra_key(st: PrepSettings) -> dict:
+    from microau.prep.faces import landmark_model_path
+
+    extra = {"landmark_model_bytes": landmark_model_path().stat().st_size}
+    if st.magnify == "learned" and st.learned_checkpoint:
+        p = Path(st.learned_checkpoint).expanduser()
+        extra["checkpoint"] = _cache.file_digest(p) if p.is_file() else str(p)
+    return extra
+
+
+def _to_clip(sample: Sample, d: dict, from_cache: bool, key: str) -> PreparedClip:
+    return PreparedClip(
+        sample=sample, onset=d["onset"], apex=d["apex"], magnified=d["magnified"],
+        flow=d["flow"].astype(np.float32), flow_image=d["flow_image"], landmarks=d["landmarks"],
+        crop_box=tuple(float(v) for v in d["crop_box"]), face_box=tuple(float(v) for v in d["face_box"]),
+        fallback=str(d["fallback"]), from_cache=from_cache, key=key,
+    )
+
+
+def prepare_clip(sample: Sample, settings: PrepSettings = PrepSettings(), cache_dir=None,
+                 use_cache: bool = True) -> PreparedClip:
+    """Prepare one clip, reading / writing its cache entry (``use_cache=False``: compute only)."""
+    if not use_cache:
+        return _to_clip(sample, _compute(sample, settings), False, "")
+    cdir = Path(cache_dir) if cache_dir is not None else _cache.default_cache_dir()
+    for p in (sample.onset_path, sample.apex_path):
+        if not Path(p).is_file():
+            raise UnreadableFrameError(f"frame file not found: {p} (clip {sample.id})")
+    key = _cache.clip_key(settings.to_json(), [Path(sample.onset_path), Path(sample.apex_path)],
+                          _extra_key(settings))
+    path = _cache.cache_path(cdir, sample.dataset, sample.id, key)
+    d = _cache.load(path)
+    if d is not None:
+        return _to_clip(sample, d, True, key)
+    d = _compute(sample, settings)
+    _cache.save(path, d)
+    return _to_clip(sample, d, False, key)
+
+
+# --------------------------------------------------------------------------- many clips
+
+
+def _prepare_task(sample: Sample, settings: PrepSettings, cache_dir: str) -> tuple:
+    try:
+        c = prepare_clip(sample, settings, cache_dir)
+    except UnreadableFrameError as err:
+        if settings.on_unreadable == "drop":
+            return ("dropped", str(err))
+        raise
+    return ("ok", c.flow_image, c.landmarks, c.fallback, c.from_cache)
+
+
+def prepare_samples(samples: list[Sample], settings: PrepSettings = PrepSettings(), cache_dir=None,
+                    workers: int = 1, progress: bool = True) -> PreparedSet:
+    """Prepare every clip (cached per clip), ``workers`` clips at a time (threads).
+
+    Returns a :class:`PreparedSet` in the order of ``samples`` (less dropped clips, if any)."""
+    from tqdm.auto import tqdm
+
+    samples = list(samples)
+    if settings.magnify == "learned":  # fail before any work, and load the weights once
+        from microau.prep.magnify import learned_magnifier
+
+        learned_magnifier(settings.learned_checkpoint)
+    cdir = str(Path(cache_dir) if cache_dir is not None else _cache.default_cache_dir())
+    results: list[tuple | None] = [None] * len(samples)
+    bar = tqdm(total=len(samples), desc="prepare", unit="clip", disable=not progress)
+    workers = max(1, int(workers or 1))
+    if workers == 1 or len(samples) <= 1:
+        for i, s in enumerate(samples):
+            results[i] = _prepare_task(s, settings, cdir)
+            bar.update(1)
+    else:
+        # Threads, not processes: OpenCV (decoding, resizing, TV-L1) releases the GIL, dlib's
+        # calls are short, and threads avoid both fork's dead-locks (OpenCV's thread pool in a
+        # forked child) and spawn's need for an ``if __name__ == '__main__'`` guard.
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            futs = {ex.submit(_prepare_task, s, settings, cdir): i for i, s in enumerate(samples)}
+            for fut in as_completed(futs):
+                results[futs[fut]] = fut.result()
+                bar.update(1)
+    bar.close()
+
+    kept, flows, lms, cached = [], [], [], []
+    fallbacks: dict[str, str] = {}
+    dropped: dict[str, str] = {}
+    for s, r in zip(samples, results):
+        if r[0] == "dropped":
+            dropped[s.id] = r[1]
+            log.warning("clip %s dropped: %s", s.id, r[1])
+            continue
+        _, fi, lm, fb, fc = r
+        kept.append(s)
+        flows.append(fi)
+        lms.append(lm)
+        cached.append(fc)
+        if fb:
+            fallbacks[s.id] = fb
+    if fallbacks:  # also when they were read from the cache (then not logged per clip again)
+        counts = Counter(r for v in fallbacks.values() for r in v.split("; "))
+        log.warning("%d of %d clips prepared with a fallback: %s", len(fallbacks), len(kept),
+                    ", ".join(f"{k} x{n}" for k, n in sorted(counts.items())))
+    n = settings.size
+    return PreparedSet(
+        samples=kept,
+        flow_images=np.stack(flows) if flows else np.zeros((0, n, n, 3), np.uint8),
+        landmarks=np.stack(lms).astype(np.float32) if lms else np.zeros((0, 68, 2), np.float32),
+        fallbacks=fallbacks, settings=settings, from_cache=np.array(cached, bool), dropped=dropped,
+    )
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
