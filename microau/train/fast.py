@@ -98,6 +98,31 @@ def train_folds_fast(cfg: Config, data: TrainData, folds: list[int],
                      on_step: Callable[[float, int], None] | None = None,
                      prefix_cache: torch.Tensor | None = None) -> list[FoldResult]:
     """Train the given LOSO folds together; returns one FoldResult per fold, in order."""
+    subjects = data.fold_subjects
+    train_rows = [data.subject_index(subjects[f], test=False) for f in folds]
+    model, stacked, text, prefix_all, epoch_loss = train_stacked(
+        cfg, data, train_rows, folds, on_step=on_step, prefix_cache=prefix_cache)
+    eval_runner = _EvalRunner(model, text)
+    results = []
+    with torch.no_grad():
+        for k, f in enumerate(folds):
+            test_idx = data.subject_index(subjects[f], test=True)
+            rows = torch.as_tensor(test_idx, device=prefix_all.device)
+            params = {n: v[k] for n, v in stacked.items()}
+            out, prompts = functional_call(eval_runner, params, (prefix_all[rows], data.landmarks[rows]))
+            results.append(outputs_to_fold_result(f, subjects[f], test_idx, out, prompts, epoch_loss[k]))
+    return results
+
+
+def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], seeds: list[int],
+                  on_step: Callable[[float, int], None] | None = None,
+                  prefix_cache: torch.Tensor | None = None):
+    """Train one model per entry of ``train_rows`` (rows of ``data``) at once.
+
+    ``seeds[k]`` is the fold number that fixes model k's batch order (see ``epoch_batches``).
+    Returns (base model, stacked trainable parameters {name: [K, ...]}, text source, visual
+    prefix cache, per-model epoch losses).
+    """
     model = build_model(cfg, data.aus).to(cfg.device)
     prefix_all = prefix_cache if prefix_cache is not None else visual_prefix_cache(model, data.images)
     text = _TextSource(model, cfg, data)
@@ -106,8 +131,8 @@ def train_folds_fast(cfg: Config, data: TrainData, folds: list[int],
     lr_of = {id(p): g["lr"] for g in model.param_groups() for p in g["params"]}
     names = [n for n, p in runner.named_parameters() if p.requires_grad]
     base = dict(runner.named_parameters())
-    F_ = len(folds)
-    stacked = {n: base[n].detach().unsqueeze(0).repeat(F_, *[1] * base[n].ndim).requires_grad_(True)
+    K = len(train_rows)
+    stacked = {n: base[n].detach().unsqueeze(0).repeat(K, *[1] * base[n].ndim).requires_grad_(True)
                for n in names}
     base_lr = {n: lr_of[id(base[n])] for n in names}
     momentum_buf = {n: torch.zeros_like(v) for n, v in stacked.items()} if cfg.momentum else None
@@ -117,15 +142,14 @@ def train_folds_fast(cfg: Config, data: TrainData, folds: list[int],
 
     # the math attention kernel has vmap batching rules; the fused CPU kernel would be looped over
     batched_loss = sdpa_kernel([SDPBackend.MATH])(vmap(fold_loss))
-    subjects = data.fold_subjects
-    train_idx = [torch.as_tensor(data.subject_index(subjects[f], test=False), device=prefix_all.device)
-                 for f in folds]
-    epoch_loss = [[] for _ in folds]
+    device = prefix_all.device
+    train_idx = [torch.as_tensor(r, device=device) for r in train_rows]
+    epoch_loss = [[] for _ in range(K)]
     for epoch in range(cfg.epochs):
         factor = lr_factor(cfg, epoch)
-        batches = [epoch_batches(len(train_idx[k]), cfg.batch_size, cfg.seed, f, epoch)
-                   for k, f in enumerate(folds)]
-        sums = np.zeros(F_)
+        batches = [epoch_batches(len(train_idx[k]), cfg.batch_size, cfg.seed, seeds[k], epoch)
+                   for k in range(K)]
+        sums = np.zeros(K)
         for step in range(max(len(b) for b in batches)):
             by_size = defaultdict(list)
             for k, b in enumerate(batches):
@@ -133,8 +157,8 @@ def train_folds_fast(cfg: Config, data: TrainData, folds: list[int],
                     by_size[len(b[step])].append(k)
             total = 0.0
             for members in by_size.values():
-                sel = torch.as_tensor(members, device=prefix_all.device)
-                rows = torch.stack([train_idx[k][torch.as_tensor(batches[k][step], device=prefix_all.device)]
+                sel = torch.as_tensor(members, device=device)
+                rows = torch.stack([train_idx[k][torch.as_tensor(batches[k][step], device=device)]
                                     for k in members])
                 params = {n: v[sel] for n, v in stacked.items()}
                 losses = batched_loss(params, prefix_all[rows], data.landmarks[rows], data.labels[rows], rows)
@@ -147,22 +171,12 @@ def train_folds_fast(cfg: Config, data: TrainData, folds: list[int],
             for v in stacked.values():
                 v.grad = None
             total.backward()
-            active = torch.zeros(F_, dtype=torch.bool, device=prefix_all.device)
+            active = torch.zeros(K, dtype=torch.bool, device=device)
             active[[k for m in by_size.values() for k in m]] = True
             _masked_sgd_step(stacked, momentum_buf, active, base_lr, factor, cfg.momentum)
-        for k in range(F_):
+        for k in range(K):
             epoch_loss[k].append(float(sums[k] / len(batches[k])))
-
-    eval_runner = _EvalRunner(model, text)
-    results = []
-    with torch.no_grad():
-        for k, f in enumerate(folds):
-            test_idx = data.subject_index(subjects[f], test=True)
-            rows = torch.as_tensor(test_idx, device=prefix_all.device)
-            params = {n: v[k] for n, v in stacked.items()}
-            out, prompts = functional_call(eval_runner, params, (prefix_all[rows], data.landmarks[rows]))
-            results.append(outputs_to_fold_result(f, subjects[f], test_idx, out, prompts, epoch_loss[k]))
-    return results
+    return model, stacked, text, prefix_all, epoch_loss
 
 
 def _masked_sgd_step(stacked, momentum_buf, active, base_lr, factor, momentum) -> None:
