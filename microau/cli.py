@@ -13,6 +13,8 @@ _COMMAND_MODULES = (
     "microau.data.cli",
     "microau.prep.cli",
     "microau.train.cli",
+    "microau.reproduce",
+    "microau.predict",
 )
 
 

@@ -113,11 +113,14 @@ class Config:
 # Profiles: the scale of a run. 'paper' is Sec. IV-A exactly.
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(clip_model="ViT-B-32", pretrained="openai", epochs=80, lr_decay_epoch=40),
+    # CPU scale: a 4-block random-init CLIP with its last block of each tower trained, 10 epochs.
     "quick": dict(
-        clip_model="microau-small",
+        clip_model="microau-tiny",
         pretrained=None,
-        epochs=12,
-        lr_decay_epoch=6,
+        visual_trainable_blocks=1,
+        text_trainable_blocks=1,
+        epochs=10,
+        lr_decay_epoch=7,
         momentum=0.9,
     ),
     "smoke": dict(

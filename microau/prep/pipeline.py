@@ -23,6 +23,10 @@ Fallbacks (each logged with the clip id, counted, and stored in ``PreparedSet.fa
 
 A missing or unreadable frame raises :class:`UnreadableFrameError` naming the file and the clip
 (``on_unreadable='drop'`` instead leaves the clip out and records it in ``PreparedSet.dropped``).
+
+:func:`prepare_frames` runs the same steps on two frames already in memory (``microau predict``);
+with ``strict=True`` every fallback above is an error instead (:class:`NoFaceError`,
+:class:`FrameSizeError`).
 """
 from __future__ import annotations
 
@@ -52,6 +56,14 @@ _COUNT_LOCK = threading.Lock()
 
 class UnreadableFrameError(FileNotFoundError):
     """A frame file is missing or cannot be decoded."""
+
+
+class NoFaceError(ValueError):
+    """``strict`` preparation: dlib finds no face in the onset or the apex frame."""
+
+
+class FrameSizeError(ValueError):
+    """``strict`` preparation: the onset and apex frames differ in size."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +121,7 @@ class PrepSettings:
 class PreparedClip:
     """Everything the preparation made for one clip (all images ``size`` x ``size``)."""
 
-    sample: Sample
+    sample: Sample | None  # None for frames given in memory (prepare_frames)
     onset: np.ndarray  # uint8 [S, S, 3] cropped onset
     apex: np.ndarray  # uint8 [S, S, 3] cropped apex
     magnified: np.ndarray  # uint8 [S, S, 3] cropped, magnified apex
@@ -215,6 +227,23 @@ def crop_for_box(box, st: PrepSettings) -> tuple[int, int, int]:
 
 def _compute(sample: Sample, st: PrepSettings) -> dict:
     """All arrays of one clip (no cache)."""
+    cid = sample.id
+    onset = read_frame(sample.onset_path, cid)
+    apex = read_frame(sample.apex_path, cid)
+    return _compute_frames(onset, apex, st, cid)
+
+
+def _no_face(label: str, img: np.ndarray) -> NoFaceError:
+    h, w = img.shape[:2]
+    return NoFaceError(
+        f"no face found in the {label} ({w}x{h} pixels; dlib's frontal face detector, also with one "
+        "up-sampling step): use frames with one frontal, well-lit face at least about 80 pixels "
+        "wide, or crop the frames around the face")
+
+
+def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: str = "",
+                    strict: bool = False, labels: tuple[str, str] = ("onset frame", "apex frame")) -> dict:
+    """All arrays of one clip from its RGB frames (no cache). ``strict``: raise instead of falling back."""
     global COMPUTE_COUNT
     import cv2
 
@@ -222,14 +251,22 @@ def _compute(sample: Sample, st: PrepSettings) -> dict:
     from microau.prep.flow import flow_to_image, tvl1_flow
     from microau.prep.magnify import magnify
 
-    cid = sample.id
     reasons: list[str] = []
-    onset = read_frame(sample.onset_path, cid)
-    apex = read_frame(sample.apex_path, cid)
     if apex.shape != onset.shape:
+        if strict:
+            (h0, w0), (h1, w1) = onset.shape[:2], apex.shape[:2]
+            raise FrameSizeError(
+                f"the {labels[0]} is {w0}x{h0} pixels but the {labels[1]} is {w1}x{h1} (width x height): "
+                "both frames must come from the same recording at the same size, so that one face "
+                "crop fits both; give two frames of one video, or resize one to the other's size")
         apex = cv2.resize(apex, (onset.shape[1], onset.shape[0]), interpolation=cv2.INTER_AREA)
         reasons.append(FALLBACK_APEX_RESIZED)
     box = faces.detect_face(onset, max_side=st.detect_max_side)
+    if strict:  # the crop comes from the onset's face box, as in training; the apex must show one too
+        if box is None:
+            raise _no_face(labels[0], onset)
+        if faces.detect_face(apex, max_side=st.detect_max_side) is None:
+            raise _no_face(labels[1], apex)
     template = False
     if box is None:
         box = faces.detect_face(apex, max_side=st.detect_max_side)
@@ -261,7 +298,7 @@ def _compute(sample: Sample, st: PrepSettings) -> dict:
         COMPUTE_COUNT += 1
     fallback = "; ".join(reasons)
     if fallback:
-        log.warning("clip %s: preparation fallback: %s", cid, fallback)
+        log.warning("clip %s: preparation fallback: %s", cid or "(frames in memory)", fallback)
     return {
         "onset": on_c, "apex": ap_c, "magnified": mag_c, "flow": flow.astype(np.float16),
         "flow_image": flow_to_image(flow, st.flow_scale), "landmarks": lm,
@@ -280,13 +317,41 @@ def _extra_key(st: PrepSettings) -> dict:
     return extra
 
 
-def _to_clip(sample: Sample, d: dict, from_cache: bool, key: str) -> PreparedClip:
+def _to_clip(sample: Sample | None, d: dict, from_cache: bool, key: str) -> PreparedClip:
     return PreparedClip(
         sample=sample, onset=d["onset"], apex=d["apex"], magnified=d["magnified"],
         flow=d["flow"].astype(np.float32), flow_image=d["flow_image"], landmarks=d["landmarks"],
         crop_box=tuple(float(v) for v in d["crop_box"]), face_box=tuple(float(v) for v in d["face_box"]),
         fallback=str(d["fallback"]), from_cache=from_cache, key=key,
     )
+
+
+def _as_rgb(img: np.ndarray, label: str) -> np.ndarray:
+    arr = np.asarray(img)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"the {label} must be a uint8 image, got dtype {arr.dtype}")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 2:
+        arr = np.stack([arr] * 3, axis=-1)
+    if arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
+        raise ValueError(f"the {label} must be an RGB image [H, W, 3] (or grey [H, W]), got shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def prepare_frames(onset: np.ndarray, apex: np.ndarray, settings: PrepSettings = PrepSettings(),
+                   clip_id: str = "", strict: bool = False,
+                   labels: tuple[str, str] = ("onset frame", "apex frame")) -> PreparedClip:
+    """Prepare a clip from its two frames in memory: uint8 RGB [H, W, 3] (grey [H, W] is expanded).
+
+    The same steps and results as :func:`prepare_clip` on files holding these frames; nothing is
+    cached and ``PreparedClip.sample`` is None. ``strict=True`` raises :class:`NoFaceError` if
+    either frame shows no face and :class:`FrameSizeError` if their sizes differ, instead of the
+    fallbacks. ``labels`` name the two frames in those messages (e.g. with their file names).
+    """
+    on = _as_rgb(onset, labels[0])
+    ap = _as_rgb(apex, labels[1])
+    return _to_clip(None, _compute_frames(on, ap, settings, clip_id, strict, labels), False, "")
 
 
 def prepare_clip(sample: Sample, settings: PrepSettings = PrepSettings(), cache_dir=None,

@@ -160,7 +160,8 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
                 sel = torch.as_tensor(members, device=device)
                 rows = torch.stack([train_idx[k][torch.as_tensor(batches[k][step], device=device)]
                                     for k in members])
-                params = {n: v[sel] for n, v in stacked.items()}
+                # all models in one group (the usual case): no gather copy of the parameters
+                params = stacked if len(members) == K else {n: v[sel] for n, v in stacked.items()}
                 losses = batched_loss(params, prefix_all[rows], data.landmarks[rows], data.labels[rows], rows)
                 total = total + losses.sum()
                 values = losses.detach().cpu().numpy()
