@@ -1,0 +1,129 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The data: CASME II, SAMM and the phantom
+#
+# The paper evaluates on CASME II and SAMM, two licensed micro-expression data sets. This book
+# was built on the data named by its `datasets` parameter: by default the *phantom*, a simulated
+# data set written in CASME II's and SAMM's on-disk layouts and read by the same loaders (see
+# the pages before this one). This page shows what the data look like to the model.
+
+# %% tags=["parameters"]
+datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
+profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
+data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
+device = "cpu"  # or "cuda"
+runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; relative paths from the repository
+
+# %%
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from microau import figures, report
+from microau.aus import DATASET_AUS
+
+for dataset in datasets:
+    report.ensure_data(dataset, profile)
+
+# %% [markdown]
+# ## Size and AUs
+#
+# Three descriptions side by side: the paper's (Sec. IV-A), the public coding sheet's (the label
+# statistics the phantom was built from, `microau/data/me_label_stats.json`), and the data this
+# book used (after the profile's subject subset, if it has one).
+
+# %%
+display(report.styled(report.dataset_overview(datasets, profile, data_root), caption="Data sets"))
+
+# %% [markdown]
+# ## How often each AU occurs
+
+# %%
+shares = report.au_shares(datasets, profile, data_root)
+glue("data_au_shares", figures.au_frequency(shares), display=False)
+
+# %% [markdown]
+# ```{glue:figure} data_au_shares
+# :name: fig-data-au-shares
+#
+# Share of clips in which each selected AU is coded: the public coding sheet (grey) and our data
+# (coloured). A profile that keeps only a few subjects has few clips, so its shares are noisy.
+# ```
+
+# %%
+panels = []
+for dataset in datasets:
+    cfg = report.make_run_config(profile, "full", dataset, data_root)
+    samples = report.load_dataset_samples(cfg)
+    panels.append((f"{dataset}: clips coding both AUs", report.cooccurrence_counts(samples, DATASET_AUS[cfg.base_dataset])))
+glue("data_cooc", figures.cooccurrence(panels), display=False)
+
+# %% [markdown]
+# ```{glue:figure} data_cooc
+# :name: fig-data-cooc
+#
+# AU co-occurrence in our data: the diagonal counts the clips coding each AU, the other cells the
+# clips coding both. This is the structure GDA and GDLoss are meant to exploit.
+# ```
+
+# %% [markdown]
+# ## Emotions for label-free MER
+#
+# Table X uses three classes. Clips whose emotion falls outside them ("others", "other") are
+# kept for AU detection and left out of MER.
+
+# %%
+display(report.emotion_counts(datasets, profile, data_root))
+
+# %% [markdown]
+# ## One clip through the preparation
+#
+# Each clip is reduced to an onset and an apex frame, cropped around the face, magnified, and
+# turned into an optical-flow image on which the 68 landmarks are found. The clip shown for each
+# data set is the first one with the most active AUs.
+
+# %%
+clips = []
+for dataset in datasets:
+    cfg = report.make_run_config(profile, "full", dataset, data_root)
+    samples = report.load_dataset_samples(cfg)
+    clip_id = report.example_clip_id(samples, DATASET_AUS[cfg.base_dataset])
+    clip = report.prepared_clips(cfg, [clip_id])[clip_id]
+    active = ", ".join(f"AU{a}" for a in sorted(clip.sample.aus)) or "none"
+    clips.append((clip, f"{dataset}\n{clip_id}"))
+    display(Markdown(f"**{dataset}**, clip `{clip_id}` ({clip.sample.emotion}); coded AUs: {active}."))
+glue("data_clips", figures.prepared_clip_panels(clips), display=False)
+
+# %% [markdown]
+# ```{glue:figure} data_clips
+# :name: fig-data-clips
+#
+# One prepared clip per data set: cropped onset and apex, the magnified apex, and the flow image
+# the visual encoder sees, with the 68 landmarks on the last two.
+# ```
+
+# %% [markdown]
+# ## Ground truth of the phantom
+#
+# The phantom knows how far each AU moved the face. Amplitudes are in pixels of the original
+# frame, before magnification; some AUs are deliberately weak, close to the noise.
+
+# %%
+for dataset in datasets:
+    cfg = report.make_run_config(profile, "full", dataset, data_root)
+    amps = report.phantom_amplitudes(cfg)
+    if amps is None:
+        display(Markdown(f"**{dataset}** is real data: no motion ground truth."))
+    else:
+        display(report.styled(amps, caption=f"{dataset}: AU motion amplitude (px) per coded AU"))

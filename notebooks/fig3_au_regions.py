@@ -1,0 +1,67 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Fig. 3 and Table I: AU regions and their patch tokens
+#
+# Table I assigns each AU a group of the 68 dlib landmarks. Eq. 1 maps every landmark, found on
+# the apex frame, to the visual-tower patch token it falls in, so each AU gets its own set of
+# tokens. The figure draws both steps on a prepared clip of the first data set.
+
+# %% tags=["parameters"]
+datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
+profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
+data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
+device = "cpu"  # or "cuda"
+runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; relative paths from the repository
+
+# %%
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from microau import figures, report
+from microau.aus import AU_LANDMARKS
+
+dataset = datasets[0]
+report.ensure_data(dataset, profile)
+cfg = report.make_run_config(profile, "full", dataset, data_root, device)
+samples = report.load_dataset_samples(cfg)
+clip_id = samples[0].id
+clip = report.prepared_clips(cfg, [clip_id])[clip_id]
+grid = report.token_grid(cfg)
+aus = tuple(sorted(AU_LANDMARKS))
+
+# %%
+glue("fig3_regions", figures.au_regions(clip.magnified, clip.flow_image, clip.landmarks, aus, grid),
+     display=False)
+display(Markdown(f"Clip `{clip_id}` of *{dataset}*; visual tower `{cfg.clip_model}` with a "
+                 f"{grid[0]} × {grid[1]} patch grid."))
+
+# %% [markdown]
+# ```{glue:figure} fig3_regions
+# :name: fig-fig3-regions
+#
+# Left: the landmarks of Table I on the magnified apex frame, one colour per landmark group
+# (AU1, AU2 and AU4 share the brow landmarks; AU12 and AU15 share the lip corners). Right: the
+# flow image with the patch-token grid; shaded cells are the tokens Eq. 1 picks for each group.
+# ```
+
+# %% [markdown]
+# ## Table I on this clip
+#
+# Several landmarks of a group often fall into the same token; the model then sees that token
+# several times, which PTA can weigh (implementation notes, Eq. 1).
+
+# %%
+display(report.styled(report.table1_tokens(clip.landmarks, clip.flow_image.shape[0], grid, aus),
+                      caption="Table I landmark groups and the tokens they select on this clip"))
