@@ -42,8 +42,9 @@ def worker(args) -> dict:
     from microau.train.common import build_model, epoch_batches
     from microau.train.data import load_train_data
 
+    # random weights: no download here, and the cost does not depend on the weights' values
     cfg = make_config(args.profile, "full", dataset=args.dataset, device=args.device,
-                      pretrained=None, epochs=args.epochs)
+                      epochs=args.epochs).replace(pretrained=None)
     data = load_train_data(cfg, progress=False).to(cfg.device)
     folds = list(range(min(args.folds, len(data.fold_subjects))))
     steps_per_epoch = [len(epoch_batches(len(data.subject_index(data.fold_subjects[f], False)),
@@ -137,6 +138,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--steps", type=int, default=0, help="measure this many steps only and project")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--save", default=None, help="also write the figures as a markdown file (for the book)")
     p.add_argument("--mode", choices=["reference", "fast"], help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -155,27 +157,46 @@ def main() -> None:
         runs[mode] = json.loads(line[0][7:])
 
     ref, fast = runs["reference"], runs["fast"]
-    print(f"device {args.device} | profile {args.profile} ({ref['clip_model']}) | {args.dataset}: "
+    lines: list[str] = []
+    say = lines.append
+    say(f"device {args.device} | profile {args.profile} ({ref['clip_model']}) | {args.dataset}: "
           f"{ref['n_clips']} clips | {ref['folds']} folds x {ref['epochs']} epochs")
     if args.steps:
         n_steps = sum(ref["steps_per_epoch"]) * args.epochs
         ref_total = ref["seconds_per_step"] * n_steps
         fast_total = fast["prefix_s"] + fast["seconds_per_step"] * max(ref["steps_per_epoch"]) * args.epochs
-        print("PROJECTION from measured per-step costs (not a measured run):")
-        print(f"  naive: {ref['seconds_per_step'] * 1e3:.1f} ms/step (one fold) -> {ref_total:.0f} s")
-        print(f"  fast : {fast['seconds_per_step'] * 1e3:.1f} ms/step (all {fast['folds']} folds) "
+        say("PROJECTION from measured per-step costs (not a measured run):")
+        say(f"  naive: {ref['seconds_per_step'] * 1e3:.1f} ms/step (one fold) -> {ref_total:.0f} s")
+        say(f"  fast : {fast['seconds_per_step'] * 1e3:.1f} ms/step (all {fast['folds']} folds) "
               f"+ prefix cache {fast['prefix_s']:.1f} s -> {fast_total:.0f} s")
-        print(f"  ratio naive/fast: {ref_total / fast_total:.1f}x")
+        say(f"  ratio naive/fast: {ref_total / fast_total:.1f}x")
     else:
         import numpy as np
 
         diff = float(np.max(np.abs(np.array(ref["probs"]) - np.array(fast["probs"]))))
-        print(f"  naive (reference trainer): {ref['seconds']:.1f} s")
-        print(f"  fast trainer             : {fast['seconds']:.1f} s (prefix cache {fast['prefix_s']:.1f} s)")
-        print(f"  ratio naive/fast         : {ref['seconds'] / fast['seconds']:.1f}x")
-        print(f"  max |p_naive - p_fast|   : {diff:.2e}")
-    print(f"  peak memory naive / fast : {ref['peak_mb']:.0f} MB / {fast['peak_mb']:.0f} MB "
+        say(f"  naive (reference trainer): {ref['seconds']:.1f} s")
+        say(f"  fast trainer             : {fast['seconds']:.1f} s (prefix cache {fast['prefix_s']:.1f} s)")
+        say(f"  ratio naive/fast         : {ref['seconds'] / fast['seconds']:.1f}x")
+        say(f"  max |p_naive - p_fast|   : {diff:.2e}")
+    say(f"  peak memory naive / fast : {ref['peak_mb']:.0f} MB / {fast['peak_mb']:.0f} MB "
           f"({'CUDA allocated' if args.device.startswith('cuda') else 'process RSS'})")
+    text = "\n".join(lines)
+    print(text)
+    if args.save:
+        _save_markdown(args, text)
+
+
+def _save_markdown(args, text: str) -> None:
+    import platform
+
+    cmd = "python benchmarks/bench_loso.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+        if k not in ("mode", "json", "save") and v not in (None, 0))
+    cpu = platform.processor() or platform.machine()
+    Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.save).write_text(
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU core(s) ({cpu}), "
+        f"torch threads default, with: `{cmd}`\n\n```text\n{text}\n```\n")
 
 
 if __name__ == "__main__":

@@ -175,7 +175,11 @@ def make_config(
     dataset: str | None = None,
     **overrides: Any,
 ) -> Config:
-    """Build the config of one run: defaults <- profile <- variant <- explicit overrides."""
+    """Build the config of one run: defaults <- profile <- variant <- explicit overrides.
+
+    Overrides given as None are ignored (so unset command-line options keep the profile's value);
+    use ``Config.replace`` to set a field to None.
+    """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     if variant not in VARIANTS:

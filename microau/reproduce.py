@@ -199,6 +199,9 @@ def kernel_env(root: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # Jupyter's inline backend, whatever the caller's MPLBACKEND says: with a plain backend such
+    # as Agg, figures would be drawn but never displayed or glued into the page
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     return env
 
 
@@ -213,7 +216,7 @@ def execute_notebooks(names, parameters: dict, book_dir: Path, root: Path | None
     out = Path(book_dir) / OUTPUT_DIR
     _self_ignore(out)
     env = kernel_env(root)
-    keys = ("PYTHONPATH", "HF_HUB_OFFLINE", "PYDEVD_DISABLE_FILE_VALIDATION")
+    keys = ("PYTHONPATH", "HF_HUB_OFFLINE", "PYDEVD_DISABLE_FILE_VALIDATION", "MPLBACKEND")
     saved = {k: os.environ.get(k) for k in keys}
     timings: dict[str, float] = {}
     bar = tqdm(list(names), desc="notebooks", unit="nb", disable=not progress, dynamic_ncols=True)

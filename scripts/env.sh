@@ -16,5 +16,4 @@ fi
   2>&1 | grep -v "^WARNING: Location" || true
 export PATH="$MICROAU_VENV/bin:$PATH"
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
-export MPLBACKEND="${MPLBACKEND:-Agg}"
 unset _microau_root
