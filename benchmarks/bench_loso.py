@@ -160,7 +160,7 @@ def main() -> None:
     lines: list[str] = []
     say = lines.append
     say(f"device {args.device} | profile {args.profile} ({ref['clip_model']}) | {args.dataset}: "
-          f"{ref['n_clips']} clips | {ref['folds']} folds x {ref['epochs']} epochs")
+        f"{ref['n_clips']} clips | {ref['folds']} folds x {args.epochs} epochs")
     if args.steps:
         n_steps = sum(ref["steps_per_epoch"]) * args.epochs
         ref_total = ref["seconds_per_step"] * n_steps
