@@ -1,7 +1,8 @@
 """Naive vs fast LOSO trainer on the same work: wall time, ratio, peak memory.
 
     python benchmarks/bench_loso.py --profile quick --folds 4 --epochs 2
-    python benchmarks/bench_loso.py --profile paper --folds 1 --epochs 1 --steps 3   # per-step costs
+    python benchmarks/bench_loso.py --profile paper --folds 8 --epochs 80 --steps 1   # projection
+    ... --save book/benchmarks/NAME.md                                            # for the book
 
 Each trainer runs in its own subprocess so that its peak memory (resident set on CPU, allocated
 CUDA memory on a GPU) is its own. Both train the same folds for the same epochs from the same
