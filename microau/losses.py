@@ -24,27 +24,32 @@ def multitask_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def soft_target_contrastive(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Symmetric cross-entropy of a [B, B] similarity logit matrix against 0/1 targets.
+    """Symmetric cross-entropy of [..., B, B] similarity logits against 0/1 targets -> [...].
 
     Rows of ``targets`` are normalised to sum to 1 (every row has at least its diagonal);
-    the image->text and text->image directions are averaged, as in CLIP.
+    the image->text and text->image directions are averaged, as in CLIP. Leading dimensions
+    (one per AU in MiAUCL) are independent problems.
     """
     targets = targets.to(logits.dtype)
-    rows = targets / targets.sum(1, keepdim=True)
-    cols = targets.T / targets.T.sum(1, keepdim=True)
-    v2t = -(rows * F.log_softmax(logits, dim=1)).sum(1).mean()
-    t2v = -(cols * F.log_softmax(logits.T, dim=1)).sum(1).mean()
+    targets_t = targets.transpose(-1, -2)
+    rows = targets / targets.sum(-1, keepdim=True)
+    cols = targets_t / targets_t.sum(-1, keepdim=True)
+    v2t = -(rows * F.log_softmax(logits, dim=-1)).sum(-1).mean(-1)
+    t2v = -(cols * F.log_softmax(logits.transpose(-1, -2), dim=-1)).sum(-1).mean(-1)
     return 0.5 * (v2t + t2v)
 
 
 def cosine_logits(visual: torch.Tensor, text: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-    """Eq. 9: M = CS(visual, text), scaled by CLIP's logit scale. [B, D] x [B, D] -> [B, B]."""
-    return logit_scale * F.normalize(visual, dim=-1) @ F.normalize(text, dim=-1).T
+    """Eq. 9: M = CS(visual, text), scaled by CLIP's logit scale. [..., B, D] x [..., B, D] -> [..., B, B]."""
+    return logit_scale * F.normalize(visual, dim=-1) @ F.normalize(text, dim=-1).transpose(-1, -2)
 
 
 def miau_label_matrix(labels_n: torch.Tensor) -> torch.Tensor:
-    """Eq. 10: LM_n(b1, b2) = 1 where samples b1 and b2 have the same label for AU n."""
-    return (labels_n.view(-1, 1) == labels_n.view(1, -1)).float()
+    """Eq. 10: LM_n(b1, b2) = 1 where samples b1 and b2 have the same label for AU n.
+
+    labels_n [B] -> [B, B]; a leading AU dimension ([N, B] -> [N, B, B]) is kept.
+    """
+    return (labels_n.unsqueeze(-1) == labels_n.unsqueeze(-2)).float()
 
 
 def miau_contrastive(
@@ -54,16 +59,16 @@ def miau_contrastive(
     """Eq. 9-11 MiAUCL: sum over AUs of a per-AU contrastive loss CL_n.
 
     visual, text [B, N, D]; labels [B, N]. With ``diagonal_targets`` the label matrix is the
-    identity instead of Eq. 10: the 'local OrigCL' row of Table VIII.
+    identity instead of Eq. 10: the 'local OrigCL' row of Table VIII. The N per-AU problems are
+    computed side by side (AU axis first); none mixes samples of different AUs.
     """
     B, N, _ = visual.shape
-    eye = torch.eye(B, device=visual.device)
-    total = visual.new_zeros(())
-    for n in range(N):
-        logits = cosine_logits(visual[:, n], text[:, n], logit_scale)  # Eq. 9
-        targets = eye if diagonal_targets else miau_label_matrix(labels[:, n])  # Eq. 10
-        total = total + soft_target_contrastive(logits, targets)  # CL_n
-    return total  # Eq. 11
+    logits = cosine_logits(visual.transpose(0, 1), text.transpose(0, 1), logit_scale)  # Eq. 9, [N, B, B]
+    if diagonal_targets:
+        targets = torch.eye(B, device=visual.device).expand(N, B, B)
+    else:
+        targets = miau_label_matrix(labels.transpose(0, 1))  # Eq. 10, [N, B, B]
+    return soft_target_contrastive(logits, targets).sum()  # Eq. 11: sum of CL_n
 
 
 def global_contrastive(pooled: torch.Tensor, sentence: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:

@@ -74,3 +74,44 @@ def test_freeze_rejects_more_blocks_than_the_tower_has(tiny_clip_factory):
 
     with pytest.raises(ValueError, match="has 4"):
         freeze_for_finetuning(tiny_clip_factory(0), 5, 0)
+
+
+def _block_outputs_and_grads(block, x, mask, flat):
+    from microau.model.blocks import flat_block_forward
+
+    block.zero_grad()
+    x = x.clone().requires_grad_(True)
+    y = flat_block_forward(block, x, mask) if flat else block(x, attn_mask=mask)
+    (y * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+    return [y.detach(), x.grad] + [p.grad.clone() for p in block.parameters()]
+
+
+def test_flat_block_equals_open_clip_block(tiny_clip_factory):
+    """The fast path's transformer block: same outputs and gradients as open_clip's block."""
+    from microau.model.blocks import supports_flat_forward
+
+    clip = tiny_clip_factory(3)
+    cases = [
+        (clip.visual.transformer.resblocks[-1], torch.randn(4, 50, 64), None),
+        (clip.transformer.resblocks[-1], torch.randn(5, 11, 64), clip.attn_mask[:11, :11]),  # causal
+    ]
+    for block, x, mask in cases:
+        assert supports_flat_forward(block)
+        ref = _block_outputs_and_grads(block, x, mask, flat=False)
+        fast = _block_outputs_and_grads(block, x, mask, flat=True)
+        for a, b in zip(ref, fast):
+            torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+
+
+def test_fast_path_model_equals_plain_model(tiny_clip_factory):
+    cfg = make_config("smoke", "full", dataset="phantom-casme2")
+    model = MicroAUCLIP(cfg, clip=tiny_clip_factory(4))
+    images, landmarks = torch.randn(3, 3, 224, 224), torch.rand(3, 68, 2) * 224
+    plain = model(images, landmarks)
+    plain_text = model.prompt_features()
+    model.use_fast_path()
+    fast = model(images, landmarks)
+    for name in ("logits", "au_features", "token_weights", "dependency", "attention"):
+        torch.testing.assert_close(getattr(fast, name), getattr(plain, name), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model.prompt_features(), plain_text, atol=1e-5, rtol=1e-5)
+    assert model.visual.flat_blocks and model.heads.grouped and model.local.pta.grouped

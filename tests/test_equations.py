@@ -11,9 +11,10 @@ from microau.losses import (
     gd_loss, global_sentence, miau_contrastive, miau_label_matrix, multitask_ce, total_loss,
 )
 from microau.mer import emotion_scores
-from microau.model.gsd import GlobalDependencyAttention, PooledGlobalFeature
+from microau.model.gsd import AUHeads, GlobalDependencyAttention, PooledGlobalFeature
 from microau.model.lsi import LocalAUFeatures, PatchTokenAttention
 from microau.model.micro_au_clip import MicroAUCLIP, gather_prompt_features
+from microau.model.per_au import PerAULinear
 from microau.model.tokens import au_landmark_table, landmark_token_index
 
 
@@ -48,18 +49,61 @@ def test_table1_as_index_matrix():
 # ---- Eq. 2-3 PTA --------------------------------------------------------------------------
 def test_pta_weights_are_softmax_of_mlp_scores():
     torch.manual_seed(0)
-    pta = PatchTokenAttention(width=5, hidden=3)
-    tokens = torch.randn(2, 4, 5)
-    valid = torch.tensor([True, True, True, False])
-    feat, weights = pta(tokens, valid)
-    scores = pta.score(tokens).squeeze(-1)[:, :3].detach().numpy()
-    e = np.exp(scores - scores.max(1, keepdims=True))
-    expected_w = e / e.sum(1, keepdims=True)
-    np.testing.assert_allclose(weights[:, :3].detach().numpy(), expected_w, atol=1e-6)
-    assert torch.all(weights[:, 3] == 0)
-    np.testing.assert_allclose(weights.sum(1).detach().numpy(), 1.0, atol=1e-6)
-    expected_f = (expected_w[..., None] * tokens[:, :3].numpy()).sum(1)
-    np.testing.assert_allclose(feat.detach().numpy(), expected_f, atol=1e-6)
+    pta = PatchTokenAttention(n_aus=2, width=5, hidden=3)
+    region = torch.randn(2, 2, 4, 5)  # [B, N, L, d]
+    valid = torch.tensor([[True, True, True, False], [True, True, True, True]])
+    feat, weights = pta(region, valid)
+    for n in range(2):  # each AU scored by its own MLP: Linear -> ReLU -> Linear
+        w1, b1 = pta.hidden.weight[n].detach().numpy(), pta.hidden.bias[n].detach().numpy()
+        w2 = pta.out.weight[n].detach().numpy()
+        k = region[:, n].numpy()
+        scores = (np.maximum(k @ w1 + b1, 0) @ w2)[..., 0]
+        scores = np.where(valid[n].numpy(), scores, -np.inf)
+        e = np.exp(scores - scores.max(1, keepdims=True))
+        expected_w = e / e.sum(1, keepdims=True)
+        np.testing.assert_allclose(weights[:, n].detach().numpy(), expected_w, atol=1e-6)
+        np.testing.assert_allclose(feat[:, n].detach().numpy(), (expected_w[..., None] * k).sum(1), atol=1e-6)
+    assert torch.all(weights[:, 0, 3] == 0)
+    np.testing.assert_allclose(weights.sum(-1).detach().numpy(), 1.0, atol=1e-6)
+
+
+def test_per_au_layers_are_independent():
+    """AU n's output depends on AU n's input and weights only (local independence, Sec. III-B)."""
+    torch.manual_seed(0)
+    layer = PerAULinear(3, 4, 2)
+    x = torch.randn(5, 3, 4)
+    y = layer(x)
+    x2 = x.clone()
+    x2[:, 1] += 1.0
+    y2 = layer(x2)
+    torch.testing.assert_close(y2[:, [0, 2]], y[:, [0, 2]])
+    assert not torch.allclose(y2[:, 1], y[:, 1])
+    for n in range(3):
+        torch.testing.assert_close(y[:, n], layer.forward_au(x[:, n], n))
+
+
+@pytest.mark.parametrize("module", ["pta", "heads"])
+def test_grouped_path_equals_per_au_loop(module):
+    """The batched path (fast trainer) computes the same values and gradients as the loop."""
+    torch.manual_seed(3)
+    if module == "pta":
+        m = PatchTokenAttention(n_aus=4, width=6, hidden=5)
+        inputs = (torch.randn(3, 4, 5, 6, requires_grad=True), torch.rand(4, 5) > 0.3)
+        inputs[1][:, 0] = True
+    else:
+        m = AUHeads(n_aus=4, width=6, hidden=5)
+        inputs = (torch.randn(3, 4, 6, requires_grad=True),)
+    results = []
+    for grouped in (False, True):
+        m.grouped = grouped
+        m.zero_grad()
+        inputs[0].grad = None
+        out = m(*inputs)
+        out = out[0] if isinstance(out, tuple) else out
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append([out.detach(), inputs[0].grad.clone()] + [p.grad.clone() for p in m.parameters()])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_lsi_gathers_region_tokens_and_pools():

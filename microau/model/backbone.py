@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .blocks import flat_block_forward, supports_flat_forward
+
 log = logging.getLogger(__name__)
 
 _CONFIG_DIR = Path(__file__).with_name("model_configs")
@@ -112,6 +114,12 @@ def flow_images_to_tensor(images: np.ndarray | torch.Tensor, image_size: int = 2
     return (x - mean) / std
 
 
+def _run_block(block: nn.Module, x: torch.Tensor, mask: torch.Tensor | None, flat: bool) -> torch.Tensor:
+    if flat and supports_flat_forward(block):
+        return flat_block_forward(block, x, mask)
+    return block(x, attn_mask=mask)
+
+
 class VisualTower(nn.Module):
     """The visual encoder cut after block L-K: ``prefix`` (frozen) and ``suffix`` (trainable)."""
 
@@ -120,6 +128,7 @@ class VisualTower(nn.Module):
         self.visual = clip.visual
         self.split = len(self.visual.transformer.resblocks) - trainable_blocks
         self.grid = grid_size(clip)
+        self.flat_blocks = False  # fast path for the trainable blocks (see microau.model.blocks)
 
     def prefix(self, images: torch.Tensor) -> torch.Tensor:
         """Patch embedding, class token, positions, ln_pre, frozen blocks -> [B, 1+h*w, width]."""
@@ -131,7 +140,7 @@ class VisualTower(nn.Module):
     def suffix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Trainable blocks and ln_post -> (class token [B, d], patch tokens [B, h, w, d])."""
         for block in list(self.visual.transformer.resblocks)[self.split :]:
-            x = block(x)
+            x = _run_block(block, x, None, self.flat_blocks)
         x = self.visual.ln_post(x)
         h, w = self.grid
         return x[:, 0], x[:, 1:].reshape(x.shape[0], h, w, x.shape[-1])
@@ -156,6 +165,7 @@ class TextTower(nn.Module):
         self.text_projection = clip.text_projection
         self.register_buffer("attn_mask", clip.attn_mask, persistent=False)
         self.split = len(self.transformer.resblocks) - trainable_blocks
+        self.flat_blocks = False  # fast path for the trainable blocks (see microau.model.blocks)
         if getattr(clip, "text_pool_type", "argmax") != "argmax":
             raise ValueError("only CLIP text towers pooled at the end-of-text token are supported")
 
@@ -178,7 +188,7 @@ class TextTower(nn.Module):
         n = x.shape[1]
         mask = self.attn_mask[:n, :n]
         for block in list(self.transformer.resblocks)[self.split :]:
-            x = block(x, attn_mask=mask)
+            x = _run_block(block, x, mask, self.flat_blocks)
         x = self.ln_final(x)
         pooled = x[torch.arange(x.shape[0], device=x.device), tokens[:, :n].argmax(dim=-1)]
         if isinstance(self.text_projection, nn.Linear):

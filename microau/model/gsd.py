@@ -11,6 +11,8 @@ import math
 import torch
 from torch import nn
 
+from .per_au import PerAULinear
+
 
 class GlobalDependencyAttention(nn.Module):
     """Eq. 4-6: A = softmax(QK^T / sqrt(d)), W_d = softmax(ReLU(FC(A))), F_G = W_d F~ W^V.
@@ -51,15 +53,22 @@ class PooledGlobalFeature(nn.Module):
 
 
 class AUHeads(nn.Module):
-    """Eq. 7: P_n = softmax(MLP_n(F_G + F~_n)), one independent head per AU (logits returned)."""
+    """Eq. 7: P_n = softmax(MLP_n(F_G + F~_n)), one independent head per AU (logits returned).
+
+    ``grouped = False`` (default) runs head after head; ``True`` runs all heads in one batched
+    product with the same weights (the fast trainer's path).
+    """
 
     def __init__(self, n_aus: int, width: int, hidden: int):
         super().__init__()
-        self.heads = nn.ModuleList(
-            nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, 2))
-            for _ in range(n_aus)
-        )
+        self.hidden = PerAULinear(n_aus, width, hidden)
+        self.out = PerAULinear(n_aus, hidden, 2)
+        self.grouped = False
 
     def forward(self, au_feats: torch.Tensor) -> torch.Tensor:
         """au_feats [B, N, d] -> logits [B, N, 2] (softmax gives Eq. 7's P_n)."""
-        return torch.stack([head(au_feats[:, n]) for n, head in enumerate(self.heads)], 1)
+        if self.grouped:
+            return self.out(torch.relu(self.hidden(au_feats.unsqueeze(2)))).squeeze(2)
+        per_au = [self.out.forward_au(torch.relu(self.hidden.forward_au(au_feats[:, n], n)), n)
+                  for n in range(au_feats.shape[1])]
+        return torch.stack(per_au, 1)

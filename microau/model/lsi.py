@@ -8,21 +8,36 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .per_au import PerAULinear
+
 
 class PatchTokenAttention(nn.Module):
-    """Eq. 2-3 for one AU: W_j = softmax_j(MLP(K_j)), F~ = sum_j W_j K_j."""
+    """Eq. 2-3 with an independent scoring MLP per AU: W_j = softmax_j(MLP_n(K_j)), F~_n = sum_j W_j K_j.
 
-    def __init__(self, width: int, hidden: int):
+    ``grouped = False`` (default) scores AU after AU; ``True`` scores all AUs in one batched
+    product with the same weights (the fast trainer's path).
+    """
+
+    def __init__(self, n_aus: int, width: int, hidden: int):
         super().__init__()
+        self.hidden = PerAULinear(n_aus, width, hidden)
         # no bias on the last layer: softmax over tokens is invariant to a shared offset
-        self.score = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, 1, bias=False))
+        self.out = PerAULinear(n_aus, hidden, 1, bias=False)
+        self.grouped = False
 
-    def forward(self, tokens: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """tokens [B, L, d], valid [L] -> (feature [B, d], weights [B, L])."""
-        scores = self.score(tokens).squeeze(-1)  # Eq. 2 numerator exponent
-        scores = scores.masked_fill(~valid, float("-inf"))
+    def scores(self, region: torch.Tensor) -> torch.Tensor:
+        """region K [B, N, L, d] -> MLP_n(K_{n,j}) [B, N, L] (the exponent of Eq. 2)."""
+        if self.grouped:
+            return self.out(torch.relu(self.hidden(region))).squeeze(-1)
+        per_au = [self.out.forward_au(torch.relu(self.hidden.forward_au(region[:, n], n)), n)
+                  for n in range(region.shape[1])]
+        return torch.stack(per_au, 1).squeeze(-1)
+
+    def forward(self, region: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """region [B, N, L, d], valid [N, L] -> (features F~ [B, N, d], weights W [B, N, L])."""
+        scores = self.scores(region).masked_fill(~valid, float("-inf"))
         weights = torch.softmax(scores, dim=-1)  # Eq. 2
-        return torch.einsum("bl,bld->bd", weights, tokens), weights  # Eq. 3
+        return torch.einsum("bnl,bnld->bnd", weights, region), weights  # Eq. 3
 
 
 class LocalAUFeatures(nn.Module):
@@ -31,11 +46,7 @@ class LocalAUFeatures(nn.Module):
     def __init__(self, mode: str, n_aus: int, width: int, hidden: int):
         super().__init__()
         self.mode = mode
-        self.pta = (
-            nn.ModuleList(PatchTokenAttention(width, hidden) for _ in range(n_aus))
-            if mode == "pta"
-            else None
-        )
+        self.pta = PatchTokenAttention(n_aus, width, hidden) if mode == "pta" else None
 
     def forward(
         self,
@@ -56,5 +67,4 @@ class LocalAUFeatures(nn.Module):
             return (region * m).sum(2) / m.sum(2), None
         if self.mode == "maxpool":
             return region.masked_fill(~valid.view(1, N, L, 1), float("-inf")).amax(2), None
-        feats, weights = zip(*(self.pta[n](region[:, n], valid[n]) for n in range(N)))
-        return torch.stack(feats, 1), torch.stack(weights, 1)
+        return self.pta(region, valid)

@@ -75,6 +75,18 @@ class MicroAUCLIP(nn.Module):
             self.tokenizer = open_clip.get_tokenizer(cfg.clip_model)
             self.register_buffer("prompt_tokens", self.tokenizer(self.prompts()), persistent=False)
 
+    def use_fast_path(self, enabled: bool = True) -> "MicroAUCLIP":
+        """Compute the same model with batched kernels: trainable transformer blocks with 2-D
+        projections (``microau.model.blocks``), all PTA modules and all heads in one product each.
+        The parameters are unchanged; the plain per-AU path is the default and the reference."""
+        self.visual.flat_blocks = enabled
+        if self.text is not None:
+            self.text.flat_blocks = enabled
+        if self.local.pta is not None:
+            self.local.pta.grouped = enabled
+        self.heads.grouped = enabled
+        return self
+
     # ----- visual path ---------------------------------------------------------------
     def forward(self, images: torch.Tensor, landmarks: torch.Tensor) -> MicroAUOutput:
         """Reference path: full visual forward. images [B, 3, S, S], landmarks [B, 68, 2]."""

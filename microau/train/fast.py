@@ -123,7 +123,7 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
     Returns (base model, stacked trainable parameters {name: [K, ...]}, text source, visual
     prefix cache, per-model epoch losses).
     """
-    model = build_model(cfg, data.aus).to(cfg.device)
+    model = build_model(cfg, data.aus).to(cfg.device).use_fast_path()
     prefix_all = prefix_cache if prefix_cache is not None else visual_prefix_cache(model, data.images)
     text = _TextSource(model, cfg, data)
     runner = _StepRunner(model, cfg, text)
@@ -172,8 +172,11 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
             for v in stacked.values():
                 v.grad = None
             total.backward()
-            active = torch.zeros(K, dtype=torch.bool, device=device)
-            active[[k for m in by_size.values() for k in m]] = True
+            members_now = [k for m in by_size.values() for k in m]
+            active = None
+            if len(members_now) < K:  # some folds have no batch at this step: leave them as they are
+                active = torch.zeros(K, dtype=torch.bool, device=device)
+                active[members_now] = True
             _masked_sgd_step(stacked, momentum_buf, active, base_lr, factor, cfg.momentum)
         for k in range(K):
             epoch_loss[k].append(float(sums[k] / len(batches[k])))
@@ -181,10 +184,21 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
 
 
 def _masked_sgd_step(stacked, momentum_buf, active, base_lr, factor, momentum) -> None:
-    """torch.optim.SGD (no dampening, no weight decay, no Nesterov) for the active folds only."""
+    """torch.optim.SGD (no dampening, no weight decay, no Nesterov) for the active folds only.
+
+    ``active`` is a [K] bool mask, or None when every fold takes the step (the same arithmetic
+    without the masking).
+    """
     with torch.no_grad():
         for n, p in stacked.items():
             grad = p.grad if p.grad is not None else torch.zeros_like(p)
+            lr = -base_lr[n] * factor
+            if active is None:
+                if momentum_buf is not None:
+                    momentum_buf[n].mul_(momentum).add_(grad)
+                    grad = momentum_buf[n]
+                p.add_(grad, alpha=lr)
+                continue
             mask = active.view(-1, *[1] * (p.ndim - 1))
             if momentum_buf is not None:
                 buf = momentum_buf[n]
@@ -192,4 +206,4 @@ def _masked_sgd_step(stacked, momentum_buf, active, base_lr, factor, momentum) -
                 update = buf
             else:
                 update = grad
-            p.add_(update * mask.to(p.dtype), alpha=-base_lr[n] * factor)
+            p.add_(update * mask.to(p.dtype), alpha=lr)
