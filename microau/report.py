@@ -147,6 +147,26 @@ def ensure_data(dataset: str, profile: str) -> None:
     ensure_phantom(cfg.base_dataset, seed=0, n_subjects=cfg.n_subjects, progress=False)
 
 
+# The runs each figure notebook shows, by display name (the table notebooks take their rows from
+# microau/paper_results.yaml). ``microau reproduce`` reads these to train every run up front.
+FIGURE_VARIANTS: dict[str, dict[str, str]] = {
+    "fig5_heatmaps": {"full model": "full"},
+    "fig6_similarity": {"local OrigCL": "table8/local_origcl", "MiAUCL": "table8/miaucl"},
+    "fig7_tsne": {"without LSI": "table2/gsd_only", "without GSD": "table2/lsi_only", "full model": "full"},
+}
+
+
+def notebook_variants(name: str) -> list[str]:
+    """The variants whose LOSO runs a notebook shows ([] for notebooks that train none)."""
+    from .paper import paper_table
+
+    if name in FIGURE_VARIANTS:
+        return list(FIGURE_VARIANTS[name].values())
+    if name.startswith("table"):
+        return list(paper_table(name.split("_")[0]).variants)
+    return []
+
+
 def run_variants(variants: Iterable[str], datasets: Iterable[str] = DEFAULT_DATASETS,
                  profile: str = "quick", data_root: dict | None = None, device: str = "cpu",
                  runs_dir=None, progress: bool = False, verbose: bool = True) -> Runs:

@@ -1,10 +1,12 @@
 """``microau reproduce``: execute every table and figure notebook, then build the book.
 
     microau reproduce --profile quick [--datasets phantom-casme2 phantom-samm]
-                      [--root casme2=DIR --root samm=DIR] [--device cuda]
+                      [--root casme2=DIR --root samm=DIR] [--device cuda] [--jobs N]
                       [--only table2_ablation,fig7_tsne] [--no-build] [--runs DIR]
 
-Each notebook in ``notebooks/`` is executed with papermill (kernel ``python3``) into
+First every LOSO run the selected notebooks show is trained, by a pool of worker processes
+(``microau.train.pool``; ``--jobs``), and stored in the runs directory. Then each notebook in
+``notebooks/`` is executed with papermill (kernel ``python3``) into
 ``book/reproduction/<name>.ipynb``; LOSO runs that are already finished are read back from the
 runs directory, so a second call only redoes what is missing. Then ``jupyter-book build book/``
 runs with Sphinx warnings treated as errors.
@@ -247,6 +249,33 @@ def execute_notebooks(names, parameters: dict, book_dir: Path, root: Path | None
     return timings
 
 
+def train_notebook_runs(names, parameters: dict, jobs: int | None = None,
+                        progress: bool = True) -> tuple[int, float]:
+    """Prepare the data and train every unfinished run the notebooks ``names`` show, in a pool of
+    ``jobs`` processes. Returns (runs trained, seconds)."""
+    from . import report
+    from .train.data import load_train_data
+    from .train.loso import run_dir_for
+    from .train.pool import data_key, train_runs
+
+    profile, device = parameters["profile"], parameters["device"]
+    runs_dir = parameters["runs_dir"]
+    configs = [report.make_run_config(profile, v, d, parameters["data_root"], device)
+               for d in parameters["datasets"] for name in names for v in report.notebook_variants(name)]
+    todo = [c for c in configs if not (run_dir_for(c, runs_dir) / "DONE").exists()]
+    if not todo:
+        return 0, 0.0
+    t0 = time.perf_counter()
+    prepared = set()
+    for cfg in todo:  # phantom and flow images once per data set, before any worker starts
+        if data_key(cfg) not in prepared:
+            report.ensure_data(cfg.dataset, profile)
+            load_train_data(cfg, progress=progress)
+            prepared.add(data_key(cfg))
+    runs = train_runs(todo, runs_dir, jobs=jobs, progress=progress)
+    return sum(r.seconds is not None for r in runs), time.perf_counter() - t0
+
+
 def jupyter_book_command() -> list[str]:
     exe = Path(sys.executable).parent / "jupyter-book"
     if exe.exists():
@@ -301,6 +330,10 @@ def _main(args) -> int:
     book = root / "book"
     print(f"microau reproduce: {len(names)} notebook(s), profile {args.profile}, data "
           f"{', '.join(datasets)}, device {args.device}; runs in {runs_dir}")
+    t_start = time.perf_counter()
+    n_trained, train_s = train_notebook_runs(names, parameters, jobs=args.jobs, progress=not args.no_progress)
+    if n_trained:
+        print(f"data prepared and {n_trained} LOSO run(s) trained in {train_s:.0f} s")
     t0 = time.perf_counter()
     timings = execute_notebooks(names, parameters, book, root, progress=not args.no_progress)
     for name, s in timings.items():
@@ -308,8 +341,11 @@ def _main(args) -> int:
     print(f"notebooks done in {time.perf_counter() - t0:.0f} s")
     if args.no_build:
         print("book not built (--no-build); build it with: jupyter-book build book/ -W")
+        print(f"total {time.perf_counter() - t_start:.0f} s")
         return 0
+    t0 = time.perf_counter()
     index = build_book(book, root)
+    print(f"book built in {time.perf_counter() - t0:.0f} s; total {time.perf_counter() - t_start:.0f} s")
     print(f"\nThe book is built. Open {index.relative_to(root)} in a browser:\n  {index}")
     return 0
 
@@ -326,6 +362,9 @@ def register(sub) -> None:
     p.add_argument("--root", action="append", metavar="DATASET=DIR",
                    help="root of a licensed data set, e.g. --root casme2=/data/CASME2 (repeatable)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="LOSO runs trained at once, each in its own process (default: one per core "
+                        "up to 4 on a CPU, 1 on a GPU)")
     p.add_argument("--only", default=None, metavar="NAMES",
                    help=f"comma-separated notebooks to execute (default: all): {', '.join(NOTEBOOKS)}")
     p.add_argument("--runs", default=None, help="runs directory (default: $MICROAU_RUNS or <repo>/runs)")

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -34,7 +36,7 @@ from myst_nb import glue
 from microau import figures, report
 from microau.aus import AU_LANDMARKS
 
-runs = report.run_variants(["full"], datasets, profile, data_root, device, runs_dir)
+runs = report.run_variants(report.notebook_variants("fig5_heatmaps"), datasets, profile, data_root, device, runs_dir)
 
 # %% [markdown]
 # ## PTA weights on the face

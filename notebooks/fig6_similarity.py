@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -35,7 +37,7 @@ from myst_nb import glue
 
 from microau import figures, report
 
-variants = {"local OrigCL": "table8/local_origcl", "MiAUCL": "table8/miaucl"}
+variants = report.FIGURE_VARIANTS["fig6_similarity"]  # display name -> variant
 runs = report.run_variants(list(variants.values()), datasets, profile, data_root, device, runs_dir)
 
 # %%

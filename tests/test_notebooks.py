@@ -123,14 +123,30 @@ def test_reproduce_command_parses():
 
     args = build_parser().parse_args(
         ["reproduce", "--profile", "smoke", "--datasets", "casme2", "--root", "casme2=/data/C",
-         "--only", "table2_ablation,fig7_tsne", "--no-build"])
-    assert args.func is reproduce._main and args.no_build
+         "--only", "table2_ablation,fig7_tsne", "--no-build", "--jobs", "3"])
+    assert args.func is reproduce._main and args.no_build and args.jobs == 3
     assert reproduce._select(args.only) == ["table2_ablation", "fig7_tsne"]  # book order
     assert reproduce.parse_roots(args.root) == {"casme2": "/data/C"}
     with pytest.raises(ValueError):
         reproduce._select("table11_nothing")
     with pytest.raises(ValueError):
         reproduce.parse_roots(["casme2"])
+
+
+def test_notebook_variants_are_what_the_notebooks_train():
+    """The list microau reproduce trains up front: each table's rows, the figures' variants."""
+    from microau.config import VARIANTS
+    from microau.paper import paper_table
+    from microau.report import FIGURE_VARIANTS, notebook_variants
+
+    assert notebook_variants("table4_alpha") == list(paper_table("table4").variants)
+    assert notebook_variants("data_overview") == [] and notebook_variants("predict_demo") == []
+    for name in FIGURE_VARIANTS:
+        assert name in NOTEBOOKS
+        assert "report.FIGURE_VARIANTS[" in (NB_DIR / f"{name}.py").read_text() or \
+            f'notebook_variants("{name}")' in (NB_DIR / f"{name}.py").read_text()
+    for name in NOTEBOOKS:
+        assert set(notebook_variants(name)) <= set(VARIANTS), name
 
 
 # --------------------------------------------------------------------------- execution (CI)

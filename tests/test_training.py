@@ -155,3 +155,28 @@ def test_variants_with_the_same_settings_share_a_run(tmp_path):
     # on SAMM the paper's beta is 0.6, so there beta_0.6 is the full model
     assert run_dir_for(make_config("quick", "table5/beta_0.6", dataset="phantom-samm"), tmp_path) == \
         run_dir_for(make_config("quick", "full", dataset="phantom-samm"), tmp_path)
+
+
+def test_pool_trains_each_distinct_run_once_like_run_loso(tmp_path, data):
+    """microau reproduce's training phase: worker processes, shared runs trained once, and the
+    same predictions as the run trained in this process."""
+    from microau.train.pool import train_runs
+
+    cfgs = [make_config("smoke", v, dataset="phantom-casme2", epochs=2)
+            for v in ("full", "table2/lsi_gsd", "table2/lsi_only")]  # the first two share a run
+    runs = train_runs(cfgs, tmp_path / "pool", jobs=2, progress=False, data=data)
+    assert len(runs) == 2 and all(r.seconds is not None and (r.run_dir / "DONE").exists() for r in runs)
+    assert train_runs(cfgs, tmp_path / "pool", jobs=2, progress=False, data=data)[0].seconds is None
+    for cfg in (cfgs[0], cfgs[2]):
+        pooled = run_loso(cfg, runs_dir=tmp_path / "pool", data=data, progress=False)  # read back
+        local = run_loso(cfg, runs_dir=tmp_path / "local", data=data, progress=False)
+        np.testing.assert_allclose(pooled.predictions.prob, local.predictions.prob, atol=1e-5)
+
+
+def test_pool_reports_which_run_failed(tmp_path, data):
+    from microau.train.pool import train_runs
+
+    bad = make_config("smoke", "full", dataset="casme2", data_root=str(tmp_path / "no_such_copy"))
+    with pytest.raises(RuntimeError, match="full on casme2") as err:
+        train_runs([bad], tmp_path / "runs", jobs=1, progress=False)
+    assert "no_such_copy" in str(err.value)  # the worker's own error is passed on
