@@ -272,6 +272,7 @@ def train_notebook_runs(names, parameters: dict, jobs: int | None = None,
             report.ensure_data(cfg.dataset, profile)
             load_train_data(cfg, progress=progress)
             prepared.add(data_key(cfg))
+    print(f"data of {len(prepared)} set(s) ready in {time.perf_counter() - t0:.0f} s", flush=True)
     runs = train_runs(todo, runs_dir, jobs=jobs, progress=progress)
     return sum(r.seconds is not None for r in runs), time.perf_counter() - t0
 

@@ -111,6 +111,8 @@ def train_runs(configs: list[Config], runs_dir: str | Path, jobs: int | None = N
                         raise RuntimeError(f"LOSO run {label(r.config)} ({r.run_dir}) failed: {err}") from err
                     bar.update(1)
                     bar.set_postfix_str(f"{label(r.config)}: {r.seconds:.0f} s")
+                    log.info("%s trained in %.0f s (%d of %d)", label(r.config), r.seconds,
+                             bar.n, len(todo))
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
