@@ -362,8 +362,9 @@ def au_frequency(counts: pd.DataFrame) -> "Figure":
     datasets = counts.dataset.drop_duplicates().tolist()
     fig, axes = _figure(1, len(datasets), 3.0)
     for ax, d in zip(axes[0], datasets):
-        sns.barplot(data=counts[counts.dataset == d], x="au", y="share of clips", hue="source", ax=ax,
-                    palette=[PAPER_COLOR, OURS_COLORS[0], OURS_COLORS[1]][: counts.source.nunique()])
+        part = counts[counts.dataset == d]
+        sns.barplot(data=part, x="au", y="share of clips", hue="source", ax=ax,
+                    palette=[PAPER_COLOR, OURS_COLORS[0], OURS_COLORS[1]][: part.source.nunique()])
         ax.set_title(d)
         ax.set_xlabel("")
         ax.legend(fontsize=8)

@@ -160,6 +160,8 @@ def test_notebook_executes_at_smoke(executed_book, name):
     nb = nbformat.read(executed_book["book"] / reproduce.OUTPUT_DIR / f"{name}.ipynb", as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
+    warned = [o["text"] for o in outputs if o.output_type == "stream" and o.name == "stderr" and "Warning" in o["text"]]
+    assert not warned, f"{name}: warnings printed into the page: {warned}"
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "'smoke'" in injected[0].source or '"smoke"' in injected[0].source
     html = "\n".join(o.get("data", {}).get("text/html", "") for o in outputs if "data" in o)
