@@ -174,7 +174,7 @@ def run_variants(variants: Iterable[str], datasets: Iterable[str] = DEFAULT_DATA
     ``runs_dir``; variants that resolve to the same settings share one run."""
     from .train.loso import run_dir_for, run_loso
 
-    from .train.data import load_train_data
+    from .train.data import data_key, load_train_data
 
     runs_path = resolve_runs_dir(runs_dir)
     datasets = tuple(datasets)
@@ -188,13 +188,13 @@ def run_variants(variants: Iterable[str], datasets: Iterable[str] = DEFAULT_DATA
     for (v, d), cfg in configs.items():
         if (run_dir_for(cfg, runs_path) / "DONE").exists():
             continue
-        key = (cfg.dataset, cfg.data_root, cfg.n_subjects, cfg.magnify, cfg.magnify_checkpoint)
+        key = data_key(cfg)
         if key not in data:
             ensure_data(d, profile)
             data[key] = load_train_data(cfg, progress=progress)
     for (variant, dataset), cfg in configs.items():
         done = (run_dir_for(cfg, runs_path) / "DONE").exists()
-        key = (cfg.dataset, cfg.data_root, cfg.n_subjects, cfg.magnify, cfg.magnify_checkpoint)
+        key = data_key(cfg)
         t0 = time.perf_counter()
         out.results[(variant, dataset)] = run_loso(cfg, runs_dir=runs_path, progress=progress,
                                                    data=None if done else data.get(key))

@@ -254,9 +254,9 @@ def train_notebook_runs(names, parameters: dict, jobs: int | None = None,
     """Prepare the data and train every unfinished run the notebooks ``names`` show, in a pool of
     ``jobs`` processes. Returns (runs trained, seconds)."""
     from . import report
-    from .train.data import load_train_data
+    from .train.data import data_key, load_train_data
     from .train.loso import run_dir_for
-    from .train.pool import data_key, train_runs
+    from .train.pool import train_runs
 
     profile, device = parameters["profile"], parameters["device"]
     runs_dir = parameters["runs_dir"]

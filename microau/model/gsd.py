@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from .per_au import PerAULinear
+from .per_au import PerAULinear, per_au_mlp
 
 
 class GlobalDependencyAttention(nn.Module):
@@ -67,8 +67,4 @@ class AUHeads(nn.Module):
 
     def forward(self, au_feats: torch.Tensor) -> torch.Tensor:
         """au_feats [B, N, d] -> logits [B, N, 2] (softmax gives Eq. 7's P_n)."""
-        if self.grouped:
-            return self.out(torch.relu(self.hidden(au_feats.unsqueeze(2)))).squeeze(2)
-        per_au = [self.out.forward_au(torch.relu(self.hidden.forward_au(au_feats[:, n], n)), n)
-                  for n in range(au_feats.shape[1])]
-        return torch.stack(per_au, 1)
+        return per_au_mlp(self.hidden, self.out, au_feats, self.grouped)

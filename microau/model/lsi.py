@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .per_au import PerAULinear
+from .per_au import PerAULinear, per_au_mlp
 
 
 class PatchTokenAttention(nn.Module):
@@ -27,11 +27,7 @@ class PatchTokenAttention(nn.Module):
 
     def scores(self, region: torch.Tensor) -> torch.Tensor:
         """region K [B, N, L, d] -> MLP_n(K_{n,j}) [B, N, L] (the exponent of Eq. 2)."""
-        if self.grouped:
-            return self.out(torch.relu(self.hidden(region))).squeeze(-1)
-        per_au = [self.out.forward_au(torch.relu(self.hidden.forward_au(region[:, n], n)), n)
-                  for n in range(region.shape[1])]
-        return torch.stack(per_au, 1).squeeze(-1)
+        return per_au_mlp(self.hidden, self.out, region, self.grouped).squeeze(-1)
 
     def forward(self, region: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """region [B, N, L, d], valid [N, L] -> (features F~ [B, N, d], weights W [B, N, L])."""

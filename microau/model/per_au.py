@@ -40,3 +40,14 @@ class PerAULinear(nn.Module):
         """AU n's layer alone: x [..., in] -> [..., out]."""
         y = x @ self.weight[n]
         return y if self.bias is None else y + self.bias[n]
+
+
+def per_au_mlp(hidden: PerAULinear, out: PerAULinear, x: torch.Tensor, grouped: bool) -> torch.Tensor:
+    """Each AU's Linear -> ReLU -> Linear on its own slice: x [B, N, ..., in] -> [B, N, ..., out].
+
+    ``grouped``: all AUs in one product per layer; otherwise AU after AU (the reference path).
+    """
+    if grouped:
+        return out(torch.relu(hidden(x)))
+    per_au = [out.forward_au(torch.relu(hidden.forward_au(x[:, n], n)), n) for n in range(x.shape[1])]
+    return torch.stack(per_au, 1)

@@ -15,6 +15,11 @@ from ..config import Config
 log = logging.getLogger(__name__)
 
 
+def data_key(cfg: Config) -> tuple:
+    """The settings that decide a run's TrainData: runs with equal keys share their data."""
+    return (cfg.dataset, cfg.data_root, cfg.n_subjects, cfg.magnify, cfg.magnify_checkpoint)
+
+
 @dataclass
 class TrainData:
     dataset: str  # e.g. 'phantom-casme2'

@@ -48,13 +48,9 @@ def _worker_init(threads: int) -> None:
         pass
 
 
-def data_key(cfg: Config) -> tuple:
-    return (cfg.dataset, cfg.data_root, cfg.n_subjects, cfg.magnify, cfg.magnify_checkpoint)
-
-
 def _train_one(cfg_values: dict, runs_dir: str, data=None) -> float:
     """Worker: one LOSO run (data loaded once per worker and data set, unless given)."""
-    from .data import load_train_data
+    from .data import data_key, load_train_data
     from .loso import run_loso
 
     cfg = Config.from_dict(cfg_values)
