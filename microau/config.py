@@ -70,7 +70,9 @@ class Config:
     @property
     def base_dataset(self) -> str:
         """'casme2' or 'samm' (the phantom copies take the AU set of the set they imitate)."""
-        return self.dataset.removeprefix("phantom-")
+        from .data.registry import base_dataset
+
+        return base_dataset(self.dataset)
 
     @property
     def loss_weights(self) -> tuple[float, float]:

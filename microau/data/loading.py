@@ -227,20 +227,21 @@ def base_dataset(dataset: str) -> str:
     return dataset.removeprefix("phantom-")
 
 
-def load_samples(dataset: str, root: str | Path, layout: str = "auto") -> list[Sample]:
-    """Read a dataset's coding sheet and frame tree into Samples, sorted by (subject, clip).
-
-    ``dataset``: 'casme2', 'samm', 'phantom-casme2' or 'phantom-samm' (the phantom set is written
-    in the real layout and read by the same reader; only ``Sample.dataset`` differs).
-    ``layout``: CASME II 'auto' | 'raw' | 'cropped'; SAMM 'auto' | 'nested' | 'flat'.
-    """
-    base = base_dataset(dataset)
+def read_dataset(base: str, root: str | Path, layout: str = "auto", dataset: str | None = None) -> list[Sample]:
+    """Read the coding sheet and frame tree of a CASME II (``base='casme2'``) or SAMM copy into
+    Samples sorted by (subject, clip); ``dataset`` is the name the samples carry."""
     if base == "casme2":
         from .casme2 import load_casme2 as reader
-    else:
+    elif base == "samm":
         from .samm import load_samm as reader
-    samples = reader(root, layout=layout, dataset=dataset)
-    return sort_samples(samples)
+    else:
+        raise ValueError(f"unknown data set layout {base!r}; choose 'casme2' or 'samm'")
+    return sort_samples(reader(root, layout=layout, dataset=dataset or base))
+
+
+def load_samples(dataset: str, root: str | Path, layout: str = "auto") -> list[Sample]:
+    """Deprecated alias of ``microau.data.registry.load_samples``."""
+    return read_dataset(base_dataset(dataset), root, layout=layout, dataset=dataset)
 
 
 # ----------------------------------------------------------------------------- statistics
