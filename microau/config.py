@@ -21,6 +21,11 @@ CONTRASTIVE_MODES = ("miau", "local", "global", "none")
 # then beta in Table V; the full model's numbers in Tables II/VII/VIII equal those rows).
 PAPER_ALPHA_BETA: dict[str, tuple[float, float]] = {"casme2": (0.6, 1.0), "samm": (1.0, 0.6)}
 
+# Fields added after runs were first stored, with the value that computes what runs did before the
+# field existed. A run's key leaves such a field out while it holds that value, so adding a field
+# never renames the runs it does not change (see microau.train.loso.config_key).
+KEY_NEUTRAL: dict[str, Any] = {}
+
 
 @dataclass
 class Config:

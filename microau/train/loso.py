@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from ..aus import EMOTION3_CLASSES, au_name
-from ..config import Config
+from ..config import KEY_NEUTRAL, Config
 from ..mer import emotion_scores
 from .common import FoldResult, epoch_batches
 from .data import TrainData, load_train_data
@@ -48,7 +48,8 @@ def default_runs_dir() -> Path:
 
 
 def config_key(cfg: Config) -> str:
-    values = {k: v for k, v in cfg.to_dict().items() if k not in _HASH_EXCLUDE}
+    values = {k: v for k, v in cfg.to_dict().items()
+              if k not in _HASH_EXCLUDE and not (k in KEY_NEUTRAL and v == KEY_NEUTRAL[k])}
     values["loss_weights"] = cfg.loss_weights
     return hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
