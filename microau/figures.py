@@ -48,7 +48,7 @@ def comparison_bars(long: pd.DataFrame, metric: str = "f1", title: str = "") -> 
     """Grouped bars per table row: the paper's value (grey) next to ours (coloured, with one
     resampling standard error), one panel per data set."""
     from .paper import metric_name
-    from .report import ours_label, paper_label
+    from .report.labels import ours_label, paper_label
 
     part = long[long.metric == metric]
     datasets = part.dataset.drop_duplicates().tolist()
@@ -77,7 +77,7 @@ def comparison_bars(long: pd.DataFrame, metric: str = "f1", title: str = "") -> 
 def sweep_lines(long: pd.DataFrame, parameter: str, metric: str = "f1") -> "Figure":
     """Tables IV/V: the metric against the swept weight, paper (grey) and ours, per data set."""
     from .paper import metric_name
-    from .report import ours_label, paper_label
+    from .report.labels import ours_label, paper_label
 
     sym = {"alpha": "α", "beta": "β"}.get(parameter, parameter)
     part = long[long.metric == metric].copy()
@@ -103,7 +103,7 @@ def sweep_lines(long: pd.DataFrame, parameter: str, metric: str = "f1") -> "Figu
 def sota_bars(table: pd.DataFrame) -> "Figure":
     """Table IX: the paper's F1 per method (bars, grey; the paper's own method darker) with our
     full model's F1 as a coloured dashed line, one panel per paper data set."""
-    from .report import paper_group_for
+    from .report.labels import paper_group_for
 
     paper_cols = [c for c in table.columns if isinstance(c, str) and c.startswith("paper")]
     ours_cols = [c for c in table.columns if isinstance(c, str) and c.startswith("ours")]
@@ -142,7 +142,7 @@ def mer_bars(details: pd.DataFrame, paper: pd.DataFrame | None = None) -> "Figur
     dashed lines in the row's colour (``paper``: the frame of :func:`microau.report.mer_table`)."""
     from matplotlib.lines import Line2D
 
-    from .report import paper_group_for
+    from .report.labels import paper_group_for
 
     datas = details.index.get_level_values(0).unique().tolist()
     metrics = [c for c in details.columns if c != "clips"]
@@ -210,7 +210,7 @@ def au_regions(image: np.ndarray, flow_image: np.ndarray, landmarks: np.ndarray,
     selects through Eq. 1 on the flow image with the token grid (right)."""
     from matplotlib.patches import Patch, Rectangle
 
-    from .report import token_index
+    from .report.figure_data import token_index
 
     size = image.shape[0]
     fig, axes = _figure(1, 2, 4.3)

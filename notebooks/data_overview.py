@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -25,16 +27,17 @@ profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
 data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
 device = "cpu"  # or "cuda"
 runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; relative paths from the repository
+train_missing = True  # train the runs not stored yet (microau reproduce trains first, then reads)
+overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
 from IPython.display import Markdown, display
 from myst_nb import glue
 
 from microau import figures, report
+from microau.data.registry import samples_for
+from microau.runs import make_run_config
 from microau.aus import DATASET_AUS
-
-for dataset in datasets:
-    report.ensure_data(dataset, profile)
 
 # %% [markdown]
 # ## Size and AUs
@@ -44,13 +47,13 @@ for dataset in datasets:
 # book used (after the profile's subject subset, if it has one).
 
 # %%
-display(report.styled(report.dataset_overview(datasets, profile, data_root), caption="Data sets"))
+display(report.styled(report.dataset_overview(datasets, profile, data_root, **overrides), caption="Data sets"))
 
 # %% [markdown]
 # ## How often each AU occurs
 
 # %%
-shares = report.au_shares(datasets, profile, data_root)
+shares = report.au_shares(datasets, profile, data_root, **overrides)
 glue("data_au_shares", figures.au_frequency(shares), display=False)
 
 # %% [markdown]
@@ -64,8 +67,8 @@ glue("data_au_shares", figures.au_frequency(shares), display=False)
 # %%
 panels = []
 for dataset in datasets:
-    cfg = report.make_run_config(profile, "full", dataset, data_root)
-    samples = report.load_dataset_samples(cfg)
+    cfg = make_run_config(profile, "full", dataset, data_root, **overrides)
+    samples = samples_for(cfg)
     panels.append((f"{dataset}: clips coding both AUs", report.cooccurrence_counts(samples, DATASET_AUS[cfg.base_dataset])))
 glue("data_cooc", figures.cooccurrence(panels), display=False)
 
@@ -84,7 +87,7 @@ glue("data_cooc", figures.cooccurrence(panels), display=False)
 # kept for AU detection and left out of MER.
 
 # %%
-display(report.emotion_counts(datasets, profile, data_root))
+display(report.emotion_counts(datasets, profile, data_root, **overrides))
 
 # %% [markdown]
 # ## One clip through the preparation
@@ -96,8 +99,8 @@ display(report.emotion_counts(datasets, profile, data_root))
 # %%
 clips = []
 for dataset in datasets:
-    cfg = report.make_run_config(profile, "full", dataset, data_root)
-    samples = report.load_dataset_samples(cfg)
+    cfg = make_run_config(profile, "full", dataset, data_root, **overrides)
+    samples = samples_for(cfg)
     clip_id = report.example_clip_id(samples, DATASET_AUS[cfg.base_dataset])
     clip = report.prepared_clips(cfg, [clip_id])[clip_id]
     active = ", ".join(f"AU{a}" for a in sorted(clip.sample.aus)) or "none"
@@ -121,7 +124,7 @@ glue("data_clips", figures.prepared_clip_panels(clips), display=False)
 
 # %%
 for dataset in datasets:
-    cfg = report.make_run_config(profile, "full", dataset, data_root)
+    cfg = make_run_config(profile, "full", dataset, data_root, **overrides)
     amps = report.phantom_amplitudes(cfg)
     if amps is None:
         display(Markdown(f"**{dataset}** is real data: no motion ground truth."))

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -24,18 +26,21 @@ profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
 data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
 device = "cpu"  # or "cuda"
 runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; relative paths from the repository
+train_missing = True  # train the runs not stored yet (microau reproduce trains first, then reads)
+overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
 from IPython.display import Markdown, display
 from myst_nb import glue
 
 from microau import figures, report
+from microau.data.registry import samples_for
+from microau.runs import make_run_config
 from microau.aus import AU_LANDMARKS
 
 dataset = datasets[0]
-report.ensure_data(dataset, profile)
-cfg = report.make_run_config(profile, "full", dataset, data_root, device)
-samples = report.load_dataset_samples(cfg)
+cfg = make_run_config(profile, "full", dataset, data_root, device, **overrides)
+samples = samples_for(cfg)
 clip_id = samples[0].id
 clip = report.prepared_clips(cfg, [clip_id])[clip_id]
 grid = report.token_grid(cfg)

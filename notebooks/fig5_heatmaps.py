@@ -27,6 +27,8 @@ profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
 data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
 device = "cpu"  # or "cuda"
 runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; relative paths from the repository
+train_missing = True  # train the runs not stored yet (microau reproduce trains first, then reads)
+overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
 import numpy as np
@@ -34,9 +36,10 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from microau import figures, report
+from microau.runs import load_page_runs
 from microau.aus import AU_LANDMARKS
 
-runs = report.run_variants(report.notebook_variants("fig5_heatmaps"), datasets, profile, data_root, device, runs_dir)
+runs = load_page_runs("fig5_heatmaps", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
 
 # %% [markdown]
 # ## PTA weights on the face

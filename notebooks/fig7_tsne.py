@@ -29,6 +29,8 @@ profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
 data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
 device = "cpu"  # or "cuda"
 runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; relative paths from the repository
+train_missing = True  # train the runs not stored yet (microau reproduce trains first, then reads)
+overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
 import pandas as pd
@@ -36,9 +38,11 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from microau import figures, report
+from microau.book.manifest import figure_variants
+from microau.runs import load_page_runs
 
-models = report.FIGURE_VARIANTS["fig7_tsne"]  # display name -> variant
-runs = report.run_variants(list(models.values()), datasets, profile, data_root, device, runs_dir)
+models = figure_variants("fig7_tsne")  # display name -> variant
+runs = load_page_runs("fig7_tsne", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
 
 # %%
 panels, scores = [], []

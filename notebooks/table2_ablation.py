@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,16 +31,18 @@ profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
 data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
 device = "cpu"  # or "cuda"
 runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; relative paths from the repository
+train_missing = True  # train the runs not stored yet (microau reproduce trains first, then reads)
+overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from microau import figures, report
+from microau import report
+from microau.runs import load_page_runs
 from microau.paper import paper_table
 
 table = paper_table("table2")
-runs = report.run_variants(table.variants, datasets, profile, data_root, device, runs_dir)
+runs = load_page_runs("table2_ablation", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
 
 # %% [markdown]
 # ## Paper and ours, side by side
@@ -49,16 +53,10 @@ runs = report.run_variants(table.variants, datasets, profile, data_root, device,
 # folds.
 
 # %%
-long = report.comparison(table.id, runs)
-display(report.styled(report.comparison_table(long, "LSI / GSD"),
-                      caption=f"{table.title}: {table.caption}"))
-display(report.provenance(runs))
-
-# %%
-glue("table2_bars", figures.comparison_bars(long), display=False)
+long = report.table_page(table.id, runs, "LSI / GSD", figure="bars")
 
 # %% [markdown]
-# ```{glue:figure} table2_bars
+# ```{glue:figure} table2_figure
 # :name: fig-table2-bars
 #
 # F1 of each row of Table II: the paper's value (grey) and ours (coloured, with one resampling

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -31,16 +33,18 @@ profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
 data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
 device = "cpu"  # or "cuda"
 runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; relative paths from the repository
+train_missing = True  # train the runs not stored yet (microau reproduce trains first, then reads)
+overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
 from IPython.display import Markdown, display
-from myst_nb import glue
 
-from microau import figures, report
+from microau import report
+from microau.runs import load_page_runs
 from microau.paper import paper_table
 
 table = paper_table("table3")
-runs = report.run_variants(table.variants, datasets, profile, data_root, device, runs_dir)
+runs = load_page_runs("table3_text_encoder", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
 
 # %% [markdown]
 # ## Paper and ours, side by side
@@ -48,16 +52,10 @@ runs = report.run_variants(table.variants, datasets, profile, data_root, device,
 # The paper prints one TextSi per row without naming a data set; it sits in its own column group.
 
 # %%
-long = report.comparison(table.id, runs, metrics=("f1", "acc", "text_similarity"))
-display(report.styled(report.comparison_table(long, "text encoder"),
-                      caption=f"{table.title}: {table.caption}"))
-display(report.provenance(runs))
-
-# %%
-glue("table3_bars", figures.comparison_bars(long), display=False)
+long = report.table_page(table.id, runs, "text encoder", figure="bars", metrics=("f1", "acc", "text_similarity"))
 
 # %% [markdown]
-# ```{glue:figure} table3_bars
+# ```{glue:figure} table3_figure
 # :name: fig-table3-bars
 #
 # F1 with a fixed and with a fine-tuned text encoder: the paper (grey) and ours (coloured, with

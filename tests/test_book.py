@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from microau import reproduce
+from microau.book.manifest import NOTEBOOKS
+from microau.book.placeholders import OUTPUT_DIR
 
 from test_notebooks import copy_book, execute_all  # noqa: E402  (one session-wide execution)
 
@@ -52,8 +54,8 @@ def test_book_builds_on_a_fresh_clone(tmp_path):
     """No executed notebook: every reproduction page is a placeholder, and -W still passes."""
     book = copy_book(tmp_path / "book")
     html = _build(book)
-    out = book / reproduce.OUTPUT_DIR
-    assert sorted(p.stem for p in out.glob("*.md")) == sorted(reproduce.NOTEBOOKS)
+    out = book / OUTPUT_DIR
+    assert sorted(p.stem for p in out.glob("*.md")) == sorted(NOTEBOOKS)
     assert (out / ".gitignore").read_text().strip().endswith("*")
     page = _text((html / "reproduction" / "table2_ablation.html").read_text(encoding="utf-8"))
     assert "Not computed in this copy of the book" in page
@@ -74,7 +76,7 @@ def test_book_builds_with_executed_notebooks_and_renders(executed_book, tmp_path
     assert not failed, f"notebooks failed: {sorted(failed)}"
     book = executed_book["book"]
     html = _build(book)
-    out = book / reproduce.OUTPUT_DIR
+    out = book / OUTPUT_DIR
     assert not list(out.glob("*.md")), "placeholders left although every notebook was executed"
 
     # the built table page holds the side-by-side table and the glued figure

@@ -16,12 +16,14 @@ import nbformat
 import pytest
 
 from microau import reproduce
+from microau.book import manifest
+from microau.book.placeholders import OUTPUT_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
-NOTEBOOKS = reproduce.NOTEBOOKS
+NOTEBOOKS = manifest.NOTEBOOKS
 REQUIRED = {"datasets": list, "profile": str, "data_root": type(None), "device": str,
-            "runs_dir": type(None)}
+            "runs_dir": type(None), "train_missing": bool, "overrides": dict}
 BOTH = ["phantom-casme2", "phantom-samm"]
 # Which phantom sets each notebook runs on in CI. Tables III-VIII need 17 distinct models per data
 # set between them and go through the same code as Table II, so they run on the smaller
@@ -34,7 +36,7 @@ _STATE: dict = {}
 
 def copy_book(dst: Path, with_reproduction: bool = False) -> Path:
     """A copy of book/ with the symlinked _config.yml/_toc.yml resolved, without build output."""
-    ignore = ["_build"] + ([] if with_reproduction else [reproduce.OUTPUT_DIR])
+    ignore = ["_build"] + ([] if with_reproduction else [OUTPUT_DIR])
     shutil.copytree(ROOT / "book", dst, symlinks=False, ignore=shutil.ignore_patterns(*ignore))
     return dst
 
@@ -49,7 +51,7 @@ def execute_all(tmp_root: Path) -> dict:
     results = {}
     for name in NOTEBOOKS:
         params = {"datasets": CI_DATASETS[name], "profile": "smoke", "data_root": None,
-                  "device": "cpu", "runs_dir": str(runs)}
+                  "device": "cpu", "runs_dir": str(runs), "train_missing": True, "overrides": {}}
         t0 = time.perf_counter()
         try:
             reproduce.execute_notebooks([name], params, book, ROOT, progress=False)
@@ -72,7 +74,7 @@ def test_every_notebook_is_listed_and_paired():
     py = sorted(p.stem for p in NB_DIR.glob("*.py"))
     ipynb = sorted(p.stem for p in NB_DIR.glob("*.ipynb"))
     assert py == ipynb, "every notebooks/*.py needs its paired .ipynb and the reverse"
-    assert sorted(NOTEBOOKS) == py, "microau.reproduce.NOTEBOOKS must list every notebook"
+    assert sorted(NOTEBOOKS) == py, "microau.book.manifest.PAGES must list every notebook"
 
 
 def _cells(nb):
@@ -120,33 +122,36 @@ def test_prose_types_no_numbers(name):
 
 def test_reproduce_command_parses():
     from microau.cli import build_parser
+    from microau.cli_args import parse_roots
 
     args = build_parser().parse_args(
         ["reproduce", "--profile", "smoke", "--datasets", "casme2", "--root", "casme2=/data/C",
-         "--only", "table2_ablation,fig7_tsne", "--no-build", "--jobs", "3"])
-    assert args.func is reproduce._main and args.no_build and args.jobs == 3
-    assert reproduce._select(args.only) == ["table2_ablation", "fig7_tsne"]  # book order
-    assert reproduce.parse_roots(args.root) == {"casme2": "/data/C"}
+         "--only", "table2_ablation,fig7_tsne", "--no-build", "--jobs", "3", "--executor", "ray"])
+    assert args.func is reproduce._main and args.no_build and args.jobs == 3 and args.executor == "ray"
+    assert manifest.select(args.only) == ["table2_ablation", "fig7_tsne"]  # book order
+    assert parse_roots(args.root, args.datasets) == {"casme2": "/data/C"}
+    assert parse_roots(["/data/C"], ["casme2"]) == {"casme2": "/data/C"}  # one licensed set: plain DIR
     with pytest.raises(ValueError):
-        reproduce._select("table11_nothing")
+        manifest.select("table11_nothing")
     with pytest.raises(ValueError):
-        reproduce.parse_roots(["casme2"])
+        parse_roots(["/data/C"], ["casme2", "samm"])  # which one?
+    with pytest.raises(ValueError):
+        parse_roots([], ["samm"])  # licensed data without a root
 
 
 def test_notebook_variants_are_what_the_notebooks_train():
-    """The list microau reproduce trains up front: each table's rows, the figures' variants."""
+    """The list microau reproduce trains up front: each table's rows, the figures' variants; every
+    page that shows runs loads them by its own name."""
     from microau.config import VARIANTS
     from microau.paper import paper_table
-    from microau.report import FIGURE_VARIANTS, notebook_variants
 
-    assert notebook_variants("table4_alpha") == list(paper_table("table4").variants)
-    assert notebook_variants("data_overview") == [] and notebook_variants("predict_demo") == []
-    for name in FIGURE_VARIANTS:
-        assert name in NOTEBOOKS
-        assert "report.FIGURE_VARIANTS[" in (NB_DIR / f"{name}.py").read_text() or \
-            f'notebook_variants("{name}")' in (NB_DIR / f"{name}.py").read_text()
-    for name in NOTEBOOKS:
-        assert set(notebook_variants(name)) <= set(VARIANTS), name
+    assert manifest.notebook_variants("table4_alpha") == list(paper_table("table4").variants)
+    assert manifest.notebook_variants("data_overview") == [] and manifest.notebook_variants("predict_demo") == []
+    for page in manifest.PAGES:
+        text = (NB_DIR / f"{page.name}.py").read_text()
+        assert set(page.variants) <= set(VARIANTS), page.name
+        if page.variants:
+            assert f'load_page_runs("{page.name}"' in text, page.name
 
 
 # --------------------------------------------------------------------------- execution (CI)
@@ -157,7 +162,7 @@ def test_notebook_variants_are_what_the_notebooks_train():
 def test_notebook_executes_at_smoke(executed_book, name):
     error, seconds = executed_book["results"][name]
     assert error is None, error
-    nb = nbformat.read(executed_book["book"] / reproduce.OUTPUT_DIR / f"{name}.ipynb", as_version=4)
+    nb = nbformat.read(executed_book["book"] / OUTPUT_DIR / f"{name}.ipynb", as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     warned = [o["text"] for o in outputs if o.output_type == "stream" and o.name == "stderr" and "Warning" in o["text"]]

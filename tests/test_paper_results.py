@@ -112,8 +112,8 @@ def test_paper_numbers_are_typed_only_in_the_yaml():
         for r in paper_table(tid).rows:
             for d in ("casme2", "samm"):
                 values |= {f"{v:.3f}" for v in r[d].values() if v is not None}
-    files = [*ROOT.glob("notebooks/*.py"), ROOT / "microau/report.py", ROOT / "microau/figures.py",
-             ROOT / "microau/reproduce.py", ROOT / "microau/paper.py"]
+    files = [*ROOT.glob("notebooks/*.py"), *ROOT.glob("microau/report/*.py"), *ROOT.glob("microau/book/*.py"),
+             ROOT / "microau/figures.py", ROOT / "microau/reproduce.py", ROOT / "microau/paper.py"]
     files += [ROOT / "book" / f for f in ("data.md", "method.md", "reproducing.md", "performance.md",
                                            "own_data.md")]
     pattern = re.compile(r"(?<![\d.])0\.\d{3}(?!\d)")
@@ -124,8 +124,8 @@ def test_paper_numbers_are_typed_only_in_the_yaml():
 
 @pytest.mark.parametrize("tid", TABLE_IDS)
 def test_placeholder_table_lists_the_papers_rows(tid):
-    from microau.reproduce import _paper_markdown
+    from microau.book.placeholders import paper_markdown
 
-    md = _paper_markdown(tid)
+    md = paper_markdown(tid)
     for r in paper_table(tid).rows:
         assert f"| {r['label']} |" in md

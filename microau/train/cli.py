@@ -1,16 +1,22 @@
 """``microau loso``: one LOSO evaluation from the command line."""
 from __future__ import annotations
 
-from ..config import PROFILES, VARIANTS, make_config
-
 
 def _main(args) -> int:
-    from .loso import run_loso
+    from .. import cli_args
+    from ..runs import ensure_runs, read_run, run_dir_for, runs_dir
 
-    cfg = make_config(args.profile, args.variant, dataset=args.dataset, data_root=args.root,
-                      device=args.device, epochs=args.epochs, n_subjects=args.subjects)
-    result = run_loso(cfg, runs_dir=args.runs, trainer=args.trainer, fold_chunk=args.fold_chunk,
-                      force=args.force, progress=not args.no_progress)
+    (cfg,) = cli_args.configs_from_args(args, [args.variant], [args.dataset])
+    where = runs_dir(args.runs)
+    if args.force or args.trainer != "fast" or args.fold_chunk:
+        from .loso import run_loso
+
+        run_loso(cfg, runs_dir=where, trainer=args.trainer, fold_chunk=args.fold_chunk,
+                 force=args.force, progress=not args.no_progress)
+    else:
+        ensure_runs([cfg], where, executor=args.executor, jobs=args.jobs, ray_address=args.ray_address,
+                    progress=not args.no_progress)
+    result = read_run(cfg, where)
     print(f"\nLOSO {cfg.dataset} | variant {cfg.variant} | profile {cfg.profile} | data source: "
           f"{result.source} ({result.meta['n_clips']} clips, {result.meta['n_subjects']} subjects)")
     print(result.metrics.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -19,24 +25,19 @@ def _main(args) -> int:
         print(f"label-free MER (Eq. 13): UF1 {mer['uf1']:.3f}  UAR {mer['uar']:.3f}  "
               f"WF1 {mer['wf1']:.3f}  acc {mer['acc']:.3f}  (n={mer['n']})")
         print(f"TextSi (positive vs negative prompt similarity): {mer['text_similarity']:.3f}")
-    print(f"results: {result.run_dir}")
+    print(f"results: {run_dir_for(cfg, where)}")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("loso", help="leave-one-subject-out training and evaluation")
-    p.add_argument("--dataset", default="phantom-casme2",
-                   choices=["phantom-casme2", "phantom-samm", "casme2", "samm"])
-    p.add_argument("--variant", default="full", choices=sorted(VARIANTS), metavar="VARIANT",
-                   help="'full' or a table row, e.g. table2/lsi_only (see microau.config.VARIANTS)")
-    p.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    p.add_argument("--root", default=None, help="dataset root (required for casme2/samm)")
-    p.add_argument("--device", default=None, help="cpu (default) or cuda")
-    p.add_argument("--epochs", type=int, default=None, help="override the profile's epoch count")
-    p.add_argument("--subjects", type=int, default=None, help="keep only the first K subjects")
-    p.add_argument("--runs", default=None, help="results directory (default ./runs or $MICROAU_RUNS)")
-    p.add_argument("--trainer", default="fast", choices=["fast", "reference"])
+    from .. import cli_args
+
+    p = sub.add_parser("loso", help="leave-one-subject-out training and evaluation",
+                       description="Train and evaluate one LOSO run (read back if it is finished).")
+    cli_args.add_run_args(p)
+    cli_args.add_executor_args(p)
+    p.add_argument("--trainer", default="fast", choices=["fast", "reference"],
+                   help="fast (default) or the plain reference loop it is tested against")
     p.add_argument("--fold-chunk", type=int, default=None, help="folds trained at once (fast trainer)")
     p.add_argument("--force", action="store_true", help="retrain even if a finished run exists")
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_main)

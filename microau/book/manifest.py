@@ -1,0 +1,72 @@
+"""The book's executed pages, in book order, and the LOSO runs each shows. The one list of pages:
+``microau reproduce`` trains these runs, then executes these notebooks; the placeholder pages and
+the tests read it too."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..paper import paper_table
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str  # notebooks/<name>.py (jupytext) and .ipynb (papermill)
+    chapter: str  # the book part it belongs to
+    table: str | None = None  # the paper table whose rows it runs (microau/paper_results.yaml)
+    figure_variants: dict[str, str] = field(default_factory=dict)  # display name -> variant
+
+    @property
+    def variants(self) -> list[str]:
+        """The variants whose runs this page shows ([] for a page that shows none)."""
+        if self.table:
+            return list(paper_table(self.table).variants)
+        return list(dict.fromkeys(self.figure_variants.values()))
+
+
+PAGES: tuple[Page, ...] = (
+    Page("data_overview", "data"),
+    Page("fig3_au_regions", "reproduction"),
+    Page("table2_ablation", "reproduction", table="table2"),
+    Page("table3_text_encoder", "reproduction", table="table3"),
+    Page("table4_alpha", "reproduction", table="table4"),
+    Page("table5_beta", "reproduction", table="table5"),
+    Page("table6_pta", "reproduction", table="table6"),
+    Page("table7_gda", "reproduction", table="table7"),
+    Page("table8_miaucl", "reproduction", table="table8"),
+    Page("fig5_heatmaps", "reproduction", figure_variants={"full model": "full"}),
+    Page("fig6_similarity", "reproduction",
+         figure_variants={"local OrigCL": "table8/local_origcl", "MiAUCL": "table8/miaucl"}),
+    Page("fig7_tsne", "reproduction", figure_variants={
+        "without LSI": "table2/gsd_only", "without GSD": "table2/lsi_only", "full model": "full"}),
+    Page("table9_sota", "reproduction", table="table9"),
+    Page("table10_mer", "reproduction", table="table10"),
+    Page("predict_demo", "own data"),  # applies a trained model to one clip
+)
+NOTEBOOKS: tuple[str, ...] = tuple(p.name for p in PAGES)
+
+
+def page(name: str) -> Page:
+    for p in PAGES:
+        if p.name == name:
+            return p
+    raise ValueError(f"unknown page {name!r}; choose from {', '.join(NOTEBOOKS)}")
+
+
+def figure_variants(name: str) -> dict[str, str]:
+    """Display name -> variant of a figure page (what its notebook plots)."""
+    return dict(page(name).figure_variants)
+
+
+def notebook_variants(name: str) -> list[str]:
+    return page(name).variants
+
+
+def select(only: str | None) -> list[str]:
+    """Notebook names from a comma-separated ``--only`` value (all when empty), in book order."""
+    if not only:
+        return list(NOTEBOOKS)
+    names = [n.strip().removesuffix(".ipynb").removesuffix(".py") for n in only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in NOTEBOOKS]
+    if unknown:
+        raise ValueError(f"unknown notebook(s) {unknown}; choose from {', '.join(NOTEBOOKS)}")
+    return [n for n in NOTEBOOKS if n in names]

@@ -1,0 +1,200 @@
+"""Paper-versus-ours tables: one tidy frame per table, pivoted side by side with labelled columns."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..data.registry import base_dataset
+from ..paper import dataset_name, metric_name, paper_table
+from .labels import MER_METRICS, SEP, ours_label, paper_label
+from .statistics import f1_bootstrap_se, majority_scores
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..runs import Runs
+
+
+def our_value(result, metric: str) -> float:
+    """One number of a run: 'f1' / 'acc' (mean over AUs), 'text_similarity', or a MER metric."""
+    if metric == "f1":
+        return result.f1
+    if metric == "acc":
+        return result.acc
+    mer = result.mer_metrics or {}
+    if metric == "text_similarity":
+        v = mer.get("text_similarity")
+        return float("nan") if v is None else float(v)
+    if metric in MER_METRICS:
+        if not mer.get("available"):
+            return float("nan")
+        return float(mer.get(metric.removeprefix("mer_"), float("nan")))
+    raise KeyError(f"unknown metric {metric!r}")
+
+
+def provenance(runs: Runs) -> pd.DataFrame:
+    """Where our numbers come from: one column per data set (source, size, model, epochs, commit)."""
+    rows = []
+    for dataset in runs.datasets:
+        first = next(r for (v, d), r in runs.items() if d == dataset)
+        cfg, meta = first.config, first.meta
+        rows.append({
+            "column": ours_label(dataset),
+            "data": ("simulated (phantom)" if meta.get("source") == "phantom" else meta.get("source")),
+            "clips": meta.get("n_clips"),
+            "subjects (LOSO folds)": meta.get("n_subjects"),
+            "profile": cfg.profile,
+            "CLIP": f"{cfg.clip_model} ({cfg.pretrained or 'random init'})",
+            "epochs": cfg.epochs,
+            "device": meta.get("device"),
+            "git commit": str(meta.get("git_commit", ""))[:12],
+        })
+    return pd.DataFrame(rows).set_index("column").T.rename_axis(None, axis=1)
+
+
+def comparison(table_id: str, runs: Runs, metrics: Iterable[str] | None = None,
+               bootstrap: bool = True) -> pd.DataFrame:
+    """Tidy paper-vs-ours frame of one table: one line per (row, our data set, metric).
+
+    Columns: row, label, variant, dataset (ours), base, metric, paper, ours, ours_se (F1 only).
+    Rows of the paper without a variant (other methods) are left out; see :func:`sota_table`.
+    """
+    table = paper_table(table_id)
+    metrics = tuple(metrics or table.metrics)
+    records = []
+    for r in table.rows:
+        variant = r.get("variant")
+        if not variant:
+            continue
+        for dataset in runs.datasets:
+            result = runs.get(variant, dataset)
+            if result is None:
+                continue
+            for m in metrics:
+                if m == "text_similarity":
+                    paper_v = r.get("text_similarity")
+                else:
+                    paper_v = table.value(r["row"], base_dataset(dataset), m)
+                se = f1_bootstrap_se(result) if (bootstrap and m == "f1") else float("nan")
+                records.append({
+                    "row": r["row"], "label": r["label"], "variant": variant, "dataset": dataset,
+                    "base": base_dataset(dataset), "metric": m,
+                    "paper": float("nan") if paper_v is None else float(paper_v),
+                    "ours": our_value(result, m), "ours_se": se,
+                })
+    return pd.DataFrame(records)
+
+
+def comparison_table(long: pd.DataFrame, index_name: str = "") -> pd.DataFrame:
+    """Side-by-side table from :func:`comparison`: rows in the paper's order, columns grouped by
+    source: ``paper · <data set>`` then ``ours · <data>`` for each of our data sets.
+    A metric the paper gives once per row (TextSi) gets its own ``paper`` group at the end."""
+    if long.empty:
+        return pd.DataFrame()
+    labels = long.drop_duplicates("row").sort_values("row")["label"].tolist()
+    columns: dict[tuple[str, str], pd.Series] = {}
+    per_row_metrics = [m for m in long.metric.unique() if m == "text_similarity"]
+    seen_paper: set[str] = set()
+    for dataset in long.dataset.drop_duplicates():
+        part = long[long.dataset == dataset]
+        metrics = [m for m in part.metric.drop_duplicates() if m not in per_row_metrics]
+        if paper_label(dataset) not in seen_paper:
+            seen_paper.add(paper_label(dataset))
+            for m in metrics:
+                s = part[part.metric == m].set_index("label")["paper"]
+                columns[(paper_label(dataset), metric_name(m))] = s
+        for m in part.metric.drop_duplicates():
+            s = part[part.metric == m].set_index("label")["ours"]
+            columns[(ours_label(dataset), metric_name(m))] = s
+    for m in per_row_metrics:
+        s = long[long.metric == m].drop_duplicates("label").set_index("label")["paper"]
+        columns[(f"paper{SEP}one value per row", metric_name(m))] = s
+    df = pd.DataFrame(columns).reindex(labels)
+    df.columns = pd.MultiIndex.from_tuples(df.columns, names=["source", "metric"])
+    df.index.name = index_name or None
+    return df
+
+
+def styled(df: pd.DataFrame, caption: str | None = None, precision: int = 3):
+    """The table as the book shows it: 3 decimals, '—' where there is no number."""
+    sty = df.style.format(precision=precision, na_rep="—")
+    if caption:
+        sty = sty.set_caption(caption)
+    return sty.set_table_styles([
+        {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"},
+        {"selector": "th.col_heading", "props": "text-align: center;"},
+    ])
+
+
+def sota_table(runs: Runs, variant: str = "full") -> pd.DataFrame:
+    """Table IX: the paper's rows (other methods and Micro-AU CLIP) with the paper's F1, and one
+    extra row with our full model's F1, each in a column labelled with its source."""
+    table = paper_table("table9")
+    frame = table.frame()
+    out = pd.DataFrame({
+        "year": frame["year"].astype("Int64").astype(str).to_numpy(),
+        "ref": frame["ref"].map(lambda v: "" if pd.isna(v) else f"[{int(v)}]").to_numpy(),
+    }, index=frame["label"].to_numpy())
+    for d in table.datasets:
+        out[(f"paper{SEP}{dataset_name(d)}")] = frame[f"{d}_f1"].to_numpy()
+    ours_cols = {}
+    for dataset in runs.datasets:
+        res = runs.get(variant, dataset)
+        ours_cols[ours_label(dataset)] = np.nan if res is None else res.f1
+    for col in ours_cols:
+        out[col] = np.nan
+    ours_row = pd.DataFrame({**{c: [np.nan] for c in out.columns}}, index=["Micro-AU CLIP (this implementation)"])
+    ours_row["year"] = ""
+    ours_row["ref"] = ""
+    for col, v in ours_cols.items():
+        ours_row[col] = v
+    out = pd.concat([out, ours_row])
+    out.index.name = "method"
+    cols = [c for c in out.columns if c not in ("year", "ref")]
+    out[cols] = out[cols].astype(float)
+    return out
+
+
+def mer_table(runs: Runs, variants: tuple[str, ...] = ("table10/wo_gda", "table10/full")) -> pd.DataFrame:
+    """Table X as printed (the paper's F1 per method and data set) with our UF1 for the two
+    Micro-AU CLIP rows, each column labelled with its source. The other scores are in
+    :func:`mer_details`."""
+    table = paper_table("table10")
+    frame = table.frame().set_index("label")
+    columns: dict[tuple[str, str], pd.Series] = {("", "learning"): frame["learning"]}
+    for d in table.datasets:
+        columns[(f"paper{SEP}{dataset_name(d)}", "F1")] = frame[f"{d}_f1"]
+    for dataset in runs.datasets:
+        values = pd.Series(np.nan, index=frame.index)
+        for v in variants:
+            res = runs.get(v, dataset)
+            if res is not None:
+                values[table.row(v)["label"]] = our_value(res, "uf1")
+        columns[(ours_label(dataset), "UF1")] = values
+    out = pd.DataFrame(columns)
+    out.columns = pd.MultiIndex.from_tuples(out.columns, names=["source", "metric"])
+    out.index.name = "method"
+    return out
+
+
+def mer_details(runs: Runs, variants: tuple[str, ...] = ("table10/wo_gda", "table10/full")) -> pd.DataFrame:
+    """Our label-free MER scores (UF1, UAR, WF1, accuracy, clips) per data set and row, with the
+    scores of always answering the most frequent class on the same clips for scale."""
+    table = paper_table("table10")
+    rows = []
+    for dataset in runs.datasets:
+        first = None
+        for v in variants:
+            res = runs.get(v, dataset)
+            if res is None:
+                continue
+            first = first or res
+            rows.append({"data": ours_label(dataset), "method": table.row(v)["label"],
+                         **{metric_name(m): our_value(res, m) for m in MER_METRICS},
+                         "clips": (res.mer_metrics or {}).get("n")})
+        if first is not None:
+            maj = majority_scores(first)
+            rows.append({"data": ours_label(dataset), "method": "guess: most frequent class",
+                         **{metric_name(m): maj.get(m, float("nan")) for m in MER_METRICS},
+                         "clips": maj.get("n")})
+    return pd.DataFrame(rows).set_index(["data", "method"])

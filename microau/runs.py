@@ -1,0 +1,202 @@
+"""LOSO runs: where they live, how one is named, how missing ones get trained, how they are read.
+
+Data flows one way: clips -> prepared arrays -> runs -> tables and figures -> pages. This module is
+the runs step. :func:`ensure_runs` is the one place that trains; ``microau reproduce``,
+``microau loso`` and the notebooks (through :func:`load_runs`) all go through it. Everything after
+it only reads runs back.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from .config import Config, make_config
+from .data import registry
+from .train.data import load_train_data
+from .train.loso import RunResult, run_dir_for, run_loso  # noqa: F401 (run_dir_for re-exported)
+
+log = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "ray")
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (it holds ``_toc.yml`` and ``notebooks/``).
+
+    With an editable install this is the parent of the ``microau`` package; otherwise the first
+    parent of the working directory that looks like the repository; else the working directory.
+    """
+    here = Path(__file__).resolve().parent.parent
+    cwd = Path.cwd().resolve()
+    for c in (here, cwd, *cwd.parents):
+        if (c / "_toc.yml").is_file() and (c / "microau").is_dir():
+            return c
+    return cwd
+
+
+def runs_dir(path: str | os.PathLike | None = None) -> Path:
+    """Where runs are stored: ``path`` if given (a relative path is taken from the repository
+    root, so a notebook's working directory does not matter), else ``$MICROAU_RUNS``, else
+    ``<repository root>/runs``."""
+    if path is None or str(path) == "":
+        env = os.environ.get("MICROAU_RUNS")
+        return Path(env).expanduser().resolve() if env else repo_root() / "runs"
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else repo_root() / p
+
+
+def make_run_config(profile: str, variant: str, dataset: str, data_root: dict | None = None,
+                    device: str = "cpu", **overrides) -> Config:
+    """The config of one run. ``data_root`` maps data set -> folder (licensed data only; a
+    phantom lives in the cache). ``overrides`` are Config fields (None keeps the profile's;
+    ``pretrained='none'`` asks for random initialisation)."""
+    registry.check(dataset)
+    root = registry.root_from_map(dataset, data_root)
+    if not registry.is_phantom(dataset) and not root:
+        registry.root_for_name(dataset)  # raises the error that says how to pass the folder
+    random_init = str(overrides.get("pretrained", "")).lower() == "none"
+    if random_init:
+        overrides = {k: v for k, v in overrides.items() if k != "pretrained"}
+    cfg = make_config(profile, variant, dataset=dataset, data_root=root, device=device, **overrides)
+    return cfg.replace(pretrained=None) if random_init else cfg
+
+
+def is_finished(cfg: Config, runs: str | os.PathLike | None = None) -> bool:
+    return (run_dir_for(cfg, runs_dir(runs)) / "DONE").exists()
+
+
+def _label(cfg: Config) -> str:
+    seed = "" if cfg.seed == 1 else f" seed {cfg.seed}"
+    return f"{cfg.variant} on {cfg.dataset}{seed}"
+
+
+def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None, *,
+                executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
+                progress: bool = True) -> int:
+    """Train every run of ``configs`` that is not finished yet; returns how many were trained.
+
+    The data of each unfinished run is prepared first, once per data set, before any training
+    starts (preparation forks worker processes, which is only safe before torch starts threads).
+    ``executor='local'`` trains in a pool of ``jobs`` processes (in this process when one run or
+    one job); ``'ray'`` sends the runs to a Ray cluster (``ray_address``; None starts a local one).
+    Runs that resolve to the same settings are trained once.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
+    where = runs_dir(runs)
+    todo: dict[Path, Config] = {}
+    for cfg in configs:
+        d = run_dir_for(cfg, where)
+        if not (d / "DONE").exists():
+            todo.setdefault(d, cfg)
+    if not todo:
+        return 0
+    t0 = time.perf_counter()
+    data = {}
+    for cfg in todo.values():
+        key = registry.data_key(cfg)
+        if key not in data:
+            registry.root_for(cfg, progress=progress)  # write a phantom up front, quietly
+            data[key] = load_train_data(cfg, progress=progress)
+    log.info("data of %d set(s) ready in %.0f s; %d run(s) to train", len(data),
+             time.perf_counter() - t0, len(todo))
+    configs = list(todo.values())
+    if executor == "ray":
+        from .train.ray_executor import train_runs_ray
+
+        train_runs_ray(configs, where, address=ray_address, progress=progress, label=_label)
+    elif len(configs) == 1 or jobs == 1:
+        for cfg in configs:
+            t = time.perf_counter()
+            run_loso(cfg, runs_dir=where, progress=progress, data=data[registry.data_key(cfg)])
+            log.info("%s trained in %.0f s", _label(cfg), time.perf_counter() - t)
+    else:
+        from .train.pool import train_runs
+
+        train_runs(configs, where, jobs=jobs, progress=progress, label=_label)
+    return len(configs)
+
+
+def read_run(cfg: Config, runs: str | os.PathLike | None = None) -> RunResult:
+    """The finished run of ``cfg``, read back (FileNotFoundError, saying how to train it, if
+    there is none)."""
+    d = run_dir_for(cfg, runs_dir(runs))
+    if not (d / "DONE").exists():
+        raise FileNotFoundError(
+            f"no finished run of {_label(cfg)} (profile {cfg.profile}) in {d.parent}; train it with "
+            f"`microau loso --dataset {cfg.dataset} --variant {cfg.variant} --profile {cfg.profile}` "
+            "or `microau reproduce`, or call with train_missing=True")
+    result = RunResult.load(d)
+    result.config = cfg  # same computation, possibly asked for under another variant name
+    return result
+
+
+@dataclass
+class Runs:
+    """The runs one page uses, keyed by (variant, dataset), or (variant, dataset, seed)."""
+
+    results: dict = field(default_factory=dict)
+    datasets: tuple[str, ...] = ()
+    profile: str = ""
+    seeds: tuple[int, ...] = ()
+
+    def __getitem__(self, key):
+        return self.results[key]
+
+    def get(self, variant: str, dataset: str, seed: int | None = None):
+        if seed is None:
+            return self.results.get((variant, dataset))
+        return self.results.get((variant, dataset, seed))
+
+    def items(self):
+        return self.results.items()
+
+    def by_seed(self, variant: str, dataset: str) -> dict[int, RunResult]:
+        """Every seed's run of (variant, dataset)."""
+        return {k[2]: r for k, r in self.results.items() if len(k) == 3 and k[:2] == (variant, dataset)}
+
+
+def load_runs(variants: Iterable[str], datasets: Iterable[str] = registry.DEFAULT_DATASETS,
+              profile: str = "quick", data_root: dict | None = None, device: str = "cpu",
+              runs: str | os.PathLike | None = None, train_missing: bool = True,
+              seeds: Iterable[int] | None = None, progress: bool = False, verbose: bool = True,
+              **overrides) -> Runs:
+    """The runs of every (variant, dataset) pair, read back from the runs directory.
+
+    With ``train_missing`` (the default, so a notebook executed on its own on a fresh clone still
+    works) the missing ones are trained first through :func:`ensure_runs`; without it a missing
+    run is an error that says how to train it. ``seeds``: also read each pair once per seed (keys
+    (variant, dataset, seed)); the first seed's runs are the (variant, dataset) entries.
+    """
+    datasets, variants = tuple(datasets), tuple(variants)
+    seeds = tuple(seeds or ())
+    configs = {(v, d): make_run_config(profile, v, d, data_root, device, **overrides)
+               for d in datasets for v in variants}
+    seeded = {(v, d, s): cfg.replace(seed=s) for (v, d), cfg in configs.items() for s in seeds}
+    if seeds:
+        configs = {(v, d): seeded[(v, d, seeds[0])] for (v, d) in configs}
+    every = {**configs, **seeded}
+    finished_before = {k for k, cfg in every.items() if is_finished(cfg, runs)}
+    if train_missing:
+        ensure_runs(list(every.values()), runs, jobs=1, progress=progress)
+    out = Runs(datasets=datasets, profile=profile, seeds=seeds)
+    for key, cfg in every.items():
+        out.results[key] = read_run(cfg, runs)
+        if verbose and len(key) == 2:
+            how = "read back" if key in finished_before else "trained now"
+            print(f"{key[0]:24s} {key[1]:15s} {how}")
+    return out
+
+
+def load_page_runs(page: str, datasets: Iterable[str] = registry.DEFAULT_DATASETS, profile: str = "quick",
+                   data_root: dict | None = None, device: str = "cpu", runs: str | os.PathLike | None = None,
+                   train_missing: bool = True, overrides: dict | None = None, **kwargs) -> Runs:
+    """:func:`load_runs` for the variants a book page shows (``microau.book.manifest``)."""
+    from .book.manifest import notebook_variants
+
+    return load_runs(notebook_variants(page), datasets, profile, data_root, device, runs,
+                     train_missing=train_missing, **{**(overrides or {}), **kwargs})
