@@ -18,6 +18,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from .data.registry import base_dataset
+
 RESULTS_PATH = Path(__file__).with_name("paper_results.yaml")
 TABLE_IDS = tuple(f"table{k}" for k in range(2, 11))
 
@@ -69,7 +71,7 @@ class PaperTable:
 
     def value(self, row: str | int, dataset: str, metric: str) -> float | None:
         """The printed value (None where the paper prints N/A)."""
-        dataset = dataset.removeprefix("phantom-")
+        dataset = base_dataset(dataset)
         v = (self.row(row).get(dataset) or {}).get(metric)
         return None if v is None else float(v)
 

@@ -1,0 +1,115 @@
+"""The reporting layer on small hand-made run results: labels, statistics, tables and sentences.
+No training: each fake run is a few rows of predictions whose scores can be worked out by hand."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from microau import report
+from microau.config import make_config
+from microau.runs import Runs
+
+
+def fake_run(labels, preds, subjects=None, aus=(1, 2), dataset="phantom-samm", variant="full",
+             emotions=None, mer_pred=None):
+    """A run result with the attributes the report reads (predictions, metrics, mer, meta, config)."""
+    labels, preds = np.asarray(labels), np.asarray(preds)
+    m = len(labels)
+    subjects = subjects or [f"s{i % 3}" for i in range(m)]
+    rows = []
+    for i in range(m):
+        for n, au in enumerate(aus):
+            rows.append((f"c{i}", subjects[i], 0, f"AU{au}", int(labels[i, n]), float(preds[i, n]),
+                         int(preds[i, n])))
+    predictions = pd.DataFrame(rows, columns=["id", "subject", "fold", "au", "label", "prob", "pred"])
+    f1s, accs = [], []
+    for n in range(len(aus)):
+        y, q = labels[:, n], preds[:, n]
+        tp = int((y * q).sum())
+        denom = int(y.sum() + q.sum())
+        f1s.append(2 * tp / denom if denom else 0.0)
+        accs.append(float((y == q).mean()))
+    metrics = pd.DataFrame({"au": [f"AU{a}" for a in aus] + ["mean"],
+                            "f1": f1s + [float(np.mean(f1s))], "acc": accs + [float(np.mean(accs))]})
+    emotions = emotions or [""] * m
+    mer = pd.DataFrame({"id": [f"c{i}" for i in range(m)], "subject": subjects, "emotion3": emotions,
+                        "pred": mer_pred or emotions})
+    return SimpleNamespace(
+        predictions=predictions, metrics=metrics, mer=mer, mer_metrics={"available": False},
+        f1=float(np.mean(f1s)), acc=float(np.mean(accs)),
+        meta={"source": "phantom", "n_clips": m, "n_subjects": len(set(subjects)), "aus": list(aus),
+              "device": "cpu", "git_commit": "abc"},
+        config=make_config("smoke", variant, dataset=dataset))
+
+
+PERFECT = fake_run([[1, 0], [0, 1], [1, 1], [0, 0]], [[1, 0], [0, 1], [1, 1], [0, 0]])
+HALF = fake_run([[1, 0], [0, 1], [1, 1], [0, 0]], [[1, 1], [0, 0], [1, 0], [0, 1]])
+
+
+def test_labels_name_the_source_of_every_column():
+    assert report.ours_label("phantom-casme2") == "ours · phantom-casme2"
+    assert report.ours_label("casme2") == "ours · CASME II"
+    assert report.paper_label("phantom-samm") == "paper · SAMM"
+    assert report.paper_group_for("ours · phantom-casme2") == "paper · CASME II"
+    assert report.paper_group_for("ours · SAMM") == "paper · SAMM"
+
+
+def test_fake_run_scores_are_the_hand_computed_ones():
+    assert PERFECT.f1 == 1.0 and PERFECT.acc == 1.0
+    # HALF: AU1 predicted right on every clip; AU2 wrong on every clip -> F1 (1 + 0) / 2
+    assert HALF.f1 == pytest.approx(0.5) and HALF.acc == pytest.approx(0.5)
+
+
+def test_bootstrap_se_is_zero_for_a_perfect_run_and_positive_otherwise():
+    always = fake_run([[1, 1]] * 6, [[1, 1]] * 6)  # every resample has positives: F1 stays 1
+    assert report.f1_bootstrap_se(always) == 0.0
+    assert report.f1_bootstrap_se(HALF) > 0.0
+    assert report.f1_bootstrap_se(HALF, seed=3) == report.f1_bootstrap_se(HALF, seed=3)  # deterministic
+
+
+def test_pairwise_agreement_counts_ordered_pairs():
+    paper = pd.Series([0.7, 0.8, 0.9], index=["a", "b", "c"])
+    same, total, tau = report.pairwise_agreement(paper, pd.Series([0.1, 0.2, 0.3], index=paper.index))
+    assert (same, total) == (3, 3) and tau == pytest.approx(1.0)
+    same, total, tau = report.pairwise_agreement(paper, pd.Series([0.3, 0.2, 0.1], index=paper.index))
+    assert (same, total) == (0, 3) and tau == pytest.approx(-1.0)
+    # a tie in the paper is not a pair the paper orders; a tie in ours agrees with nothing
+    same, total, _ = report.pairwise_agreement(pd.Series([0.7, 0.7, 0.9]), pd.Series([0.5, 0.5, 0.5]))
+    assert (same, total) == (0, 2)
+
+
+def test_majority_scores_and_chance_on_a_small_mer_frame():
+    run = fake_run([[1, 0]] * 4, [[1, 0]] * 4, emotions=["positive", "positive", "negative", ""])
+    chance = report.mer_chance(run)
+    assert chance["n"] == 3 and chance["majority_acc"] == pytest.approx(2 / 3)
+    assert chance["random_uar"] == pytest.approx(1 / 2)
+    maj = report.majority_scores(run)
+    assert maj["acc"] == pytest.approx(2 / 3)
+
+
+def test_comparison_puts_paper_and_ours_side_by_side():
+    runs = Runs(results={(v, "phantom-samm"): PERFECT if v == "table2/lsi_gsd" else HALF
+                         for v in ("table2/lsi_only", "table2/gsd_only", "table2/lsi_gsd")},
+                datasets=("phantom-samm",), profile="smoke")
+    long = report.comparison("table2", runs, bootstrap=False)
+    f1 = long[long.metric == "f1"].set_index("variant")
+    assert f1.loc["table2/lsi_gsd", "ours"] == 1.0 and f1.loc["table2/gsd_only", "ours"] == 0.5
+    assert f1.paper.notna().all()
+    wide = report.comparison_table(long)
+    groups = set(wide.columns.get_level_values(0))
+    assert groups == {"paper · SAMM", "ours · phantom-samm"}
+
+
+def test_sentences_state_orderings_computed_from_the_columns():
+    long = pd.DataFrame({
+        "row": [1, 2], "label": ["A", "B"], "variant": ["full", "table2/lsi_only"],
+        "dataset": ["phantom-samm"] * 2, "base": ["samm"] * 2, "metric": ["f1"] * 2,
+        "paper": [0.8, 0.7], "ours": [0.6, 0.9], "ours_se": [math.nan, math.nan]})
+    runs = Runs(results={("full", "phantom-samm"): PERFECT}, datasets=("phantom-samm",))
+    text = report.describe_comparison(long, runs)
+    assert "*A*" in text and "*B*" in text
+    assert "Of the 1 pairs of rows the paper orders, 0 are ordered the same way" in text
