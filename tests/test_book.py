@@ -68,6 +68,11 @@ def test_book_builds_on_a_fresh_clone(tmp_path):
     # autodoc rendered the functions next to the equations
     assert 'id="microau.model.tokens.landmark_token_index"' in method
     assert 'id="microau.losses.gd_loss"' in method
+    # equations render offline: MathJax is served from the book, no CDN, and the footer is ours
+    assert "cdn.jsdelivr" not in method and "mathjax/tex-mml-chtml.js" in method
+    assert (html / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+    assert (html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    assert "Copyright 2023" not in method and "microau contributors" in method
 
 
 @pytest.mark.slow

@@ -1,9 +1,11 @@
 """Sphinx extension (listed in ``_config.yml``): placeholder pages for the notebooks not executed
-yet, written at the start of every book build, so a fresh clone's book builds."""
+yet, written at the start of every book build, so a fresh clone's book builds; and MathJax served
+from the book itself (``microau.book.mathjax``)."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from .mathjax import ENTRY, copy_into
 from .placeholders import ensure_placeholders
 
 
@@ -21,7 +23,16 @@ def setup(app):
     def _numfig(app, config):
         config.numfig = bool(config.microau_numfig)
 
+    def _local_mathjax(app, config):
+        config.mathjax_path = f"mathjax/{ENTRY}"  # relative to _static: no CDN
+
+    def _copy_mathjax(app, exception):
+        if exception is None and app.builder.format == "html":
+            copy_into(Path(app.outdir) / "_static")
+
     app.add_config_value("microau_numfig", False, "env")
     app.connect("config-inited", _on_config, priority=100)
     app.connect("config-inited", _numfig, priority=900)
+    app.connect("config-inited", _local_mathjax, priority=900)
+    app.connect("build-finished", _copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
