@@ -6,7 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from .mathjax import ENTRY, copy_into
-from .placeholders import ensure_placeholders
+from .placeholders import ensure_placeholders, self_ignore
+
+GENERATED_DIR = "_generated"  # under book/: pages' includes written from the code at build time
+
+
+def write_generated(book_dir: Path) -> list[Path]:
+    """Includes computed from the code (git-ignored): the settings table of the profiles."""
+    from ..report.settings import settings_markdown
+
+    out = Path(book_dir) / GENERATED_DIR
+    self_ignore(out)
+    target = out / "settings_table.md"
+    text = settings_markdown()
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    return [target]
 
 
 def setup(app):
@@ -19,6 +36,7 @@ def setup(app):
     def _on_config(app, config):
         src = Path(app.srcdir)
         ensure_placeholders(src, root=src.parent)
+        write_generated(src)
 
     def _numfig(app, config):
         config.numfig = bool(config.microau_numfig)
