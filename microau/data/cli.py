@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from .loading import DATASETS, PAPER_MIN_COUNT, format_summary, load_samples, summarize
+from .registry import DATASETS, load_samples
+from .summary import PAPER_MIN_COUNT, format_summary, summarize
 
 
 def _summary(args: argparse.Namespace) -> int:
