@@ -225,7 +225,10 @@ def test_cli_writes_a_phantom(tmp_path, capsys):
 
 def test_default_root_uses_the_cache_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("MICROAU_CACHE", str(tmp_path))
-    assert ph.default_phantom_root("phantom-samm", 2, 3) == tmp_path / "phantom" / "samm-seed2-3subj"
+    assert ph.default_phantom_root("samm", 2, 3) == tmp_path / "phantom" / "samm-seed2-3subj"
     assert ph.default_phantom_root("casme2") == tmp_path / "phantom" / "casme2-seed0-all"
     with pytest.raises(ValueError):
         ph.default_phantom_root("mmew")
+    # data set names are the registry's business: it gives the base name
+    with pytest.raises(ValueError, match="base_dataset"):
+        ph.default_phantom_root("phantom-samm")

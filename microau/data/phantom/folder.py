@@ -1,0 +1,131 @@
+"""The phantom's own files in its output folder: the completion marker, the list of files it
+wrote (with their sha256), and moving a finished set in without touching anything else.
+
+A folder is the phantom's only if it holds the marker. A non-empty folder without one is refused;
+in a phantom folder only the files the list names are replaced, and only while unchanged."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+MARKER = ".phantom-complete.json"
+FILE_LIST = ".phantom-files.json"
+
+
+class PhantomFolderError(ValueError):
+    """The output folder holds files the phantom did not write (or changed since)."""
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def new_stage(out: Path) -> Path:
+    """An empty staging folder next to ``out`` (mode as the umask allows, like any new folder)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = out.parent / f".{out.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+    stage.mkdir()
+    return stage
+
+
+def record_files(stage: Path) -> None:
+    """Write the list of every file under ``stage`` with its sha256 (before the marker)."""
+    files = {p.relative_to(stage).as_posix(): sha256_of(p)
+             for p in sorted(stage.rglob("*")) if p.is_file()}
+    (stage / FILE_LIST).write_text(json.dumps({"files": files}, indent=1))
+
+
+def owned_files(out: Path) -> dict[str, str]:
+    """relative path -> sha256 of the files the phantom wrote in ``out`` (its list included).
+
+    Raises PhantomFolderError, saying what to do, for a non-empty folder that is not the
+    phantom's (no marker) or whose phantom did not record its files (an earlier microau)."""
+    if not any(out.iterdir()):
+        return {}
+    if not (out / MARKER).is_file():
+        raise PhantomFolderError(
+            f"'{out}' is not empty and was not written by the phantom (it has no {MARKER}); "
+            "nothing was changed. Give an empty or new folder (e.g. --out "
+            f"{out / 'phantom'}), or move the folder's contents elsewhere first.")
+    try:
+        files = json.loads((out / FILE_LIST).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise PhantomFolderError(
+            f"'{out}' holds a phantom that did not record which files it wrote ({FILE_LIST} is "
+            "missing or unreadable), so it cannot be rewritten safely; nothing was changed. "
+            "Delete that folder yourself if it holds nothing of yours, or give another folder."
+        ) from None
+    return {**files, FILE_LIST: "", MARKER: ""}
+
+
+def _check_rewrite(out: Path, owned: dict[str, str], new: list[str]) -> None:
+    """Refuse when a file the phantom wrote was changed since, or a new file would land on a
+    file that is not the phantom's."""
+    changed = [rel for rel, sha in owned.items()
+               if sha and (out / rel).is_file() and sha256_of(out / rel) != sha]
+    taken = []
+    for rel in new:
+        parts = Path(rel).parts
+        for k in range(1, len(parts) + 1):
+            p = out.joinpath(*parts[:k])
+            sub = "/".join(parts[:k])
+            if k < len(parts) and p.exists() and not p.is_dir() and sub not in owned:
+                taken.append(sub)
+                break
+            if k == len(parts) and (p.exists() or p.is_symlink()) and sub not in owned:
+                taken.append(sub)
+    if changed or taken:
+        lines = [f"  changed since the phantom wrote it: {rel}" for rel in changed]
+        lines += [f"  not written by the phantom: {rel}" for rel in taken]
+        raise PhantomFolderError(
+            f"'{out}': the phantom would replace files that are not its own; nothing was changed:\n"
+            + "\n".join(lines) + "\nMove these files elsewhere (or give another folder) and run again.")
+
+
+def check_out_folder(out: Path) -> None:
+    """Fail early (before any frame is drawn) on a folder the phantom may not write into."""
+    if out.exists() and not out.is_dir():
+        raise PhantomFolderError(f"'{out}' is a file, not a folder; give a folder for the phantom")
+    if out.is_dir():
+        owned = owned_files(out)
+        _check_rewrite(out, owned, [])
+
+
+def publish(stage: Path, out: Path) -> None:
+    """Move the finished set in ``stage`` to ``out``: a rename when ``out`` is new or empty;
+    otherwise remove the files the phantom wrote before (and the folders they leave empty), then
+    move the new files in, the marker last."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        os.replace(stage, out)
+        return
+    check_out_folder(out)
+    owned = owned_files(out)
+    new = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+    _check_rewrite(out, owned, new)
+    (out / MARKER).unlink(missing_ok=True)  # from here on the folder does not look complete
+    for rel in sorted(owned, key=lambda r: r == FILE_LIST):
+        (out / rel).unlink(missing_ok=True)
+        _prune_empty(out, (out / rel).parent)
+    for rel in sorted(new, key=lambda r: r == MARKER):
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / rel, dest)
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+def _prune_empty(out: Path, folder: Path) -> None:
+    """Remove ``folder`` and its parents below ``out`` while they are empty."""
+    while folder != out and out in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (holds something else) or gone
+            return
+        folder = folder.parent
