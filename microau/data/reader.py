@@ -1,5 +1,10 @@
 """The one sheet reader: a data set's :class:`SheetSpec` (sheet, columns, layouts, subject ids,
-frame paths) and its root in, Samples out. ``casme2.py`` and ``samm.py`` hold the specs."""
+frame paths) and its root in, Samples out. ``casme2.py`` and ``samm.py`` hold the specs.
+
+What a row may not do: name a path (Filename, subject folder, frame file, links included) that
+resolves outside the layout's frame folder; the load then stops with an error naming each such
+row and cell. A row whose apex frame lies outside onset..offset or has no image gets the nearest
+existing frame inside the clip instead, with a note; a missing onset frame stays an error."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +19,9 @@ from .sheets import SheetRow, frame_number, read_coding_table
 from .types import Sample
 
 log = logging.getLogger(__name__)
+
+APEX_NOTE = "apex frame"  # how every note on the apex frame begins
+KEPT = "kept as coded"  # ... and what the one that changes nothing says
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,35 @@ def sort_samples(samples: list[Sample]) -> list[Sample]:
     return sorted(samples, key=lambda s: (s.subject, s.clip, s.onset_frame, s.apex_frame))
 
 
+class FrameTree:
+    """A layout's frame folder under a root; every path a sheet cell names must resolve in it."""
+
+    def __init__(self, root: Path, layout: FrameLayout):
+        self.root, self.layout = root, layout
+        self.base = layout.frame_dir(root)
+        self.real_base = self.base.resolve()
+
+    def path(self, subject: str, clip: str, frame: int) -> Path:
+        return self.layout.path(self.root, subject, clip, frame)
+
+    def outside(self, path: Path) -> Path | None:
+        """Where ``path`` really leads when that is outside the frame folder; None when inside."""
+        real = path.resolve()
+        return None if real == self.real_base or self.real_base in real.parents else real
+
+    def frames(self, subject: str, clip: str) -> dict[int, Path]:
+        """The frames on disk in a clip's folder (empty when the folder does not exist)."""
+        folder = self.base / subject / clip
+        if not folder.is_dir():
+            return {}
+        found = {}
+        for p in folder.iterdir():
+            frame = self.layout.frame_of(p.name, subject)
+            if frame is not None and p.is_file() and self.outside(p) is None:
+                found[frame] = p
+        return found
+
+
 def read_samples(spec: SheetSpec, root: str | Path, layout: str = "auto",
                  dataset: str = "") -> list[Sample]:
     """Read ``spec``'s coding sheet under ``root`` and check the frames each row needs; Samples
@@ -111,10 +148,11 @@ def read_samples(spec: SheetSpec, root: str | Path, layout: str = "auto",
     sheet = spec.find_sheet(root)
     layout = spec.detect_layout(root, layout)
     rows = read_coding_table(sheet, spec.required, f"{spec.what} sheet")
-    frame_path = spec.layout(layout).path
-    samples, missing = rows_to_samples(
-        rows, sheet_name=sheet.name, dataset=dataset, subject_id=spec.subject_id,
-        frame_path=lambda s, c, f: frame_path(root, s, c, f))
+    tree = FrameTree(root, spec.layout(layout))
+    samples, missing, refused = rows_to_samples(rows, sheet_name=sheet.name, dataset=dataset,
+                                                subject_id=spec.subject_id, tree=tree)
+    if refused:
+        raise outside_root_error(refused, spec.what, tree)
     if missing:
         raise missing_frames_error(missing, spec.what, spec.layout_help(layout)
                                    + _flat_hint(spec, root, layout))
@@ -141,9 +179,20 @@ def missing_frames_error(missing: list[tuple[str, Path]], what: str, layout_help
     )
 
 
-def resolve_frames(row: SheetRow, where: str) -> tuple[int, int, list[str]]:
-    """(onset, apex, notes) for a sheet row. A non-numeric or -1 apex falls back to the midpoint
-    of onset and offset (rounded down), with a note and a log line; the row is kept."""
+def outside_root_error(refused: list[str], what: str, tree: FrameTree) -> ValueError:
+    shown = "\n".join(f"  {line}" for line in refused[:10])
+    more = f"\n  ... and {len(refused) - 10} more" if len(refused) > 10 else ""
+    return ValueError(
+        f"{what}: {len(refused)} sheet cell(s) lead outside the frame folder '{tree.base}' "
+        f"(links followed); nothing was read from there:\n{shown}{more}\n"
+        "A Filename cell is the name of a clip folder (such as EP02_01f or 006_1_2). Fix these "
+        "cells, or copy the frames into the frame folder instead of linking to another place."
+    )
+
+
+def resolve_frames(row: SheetRow, where: str) -> tuple[int, int, int | None, list[str]]:
+    """(onset, apex, offset, notes) as coded in a sheet row. A non-numeric or -1 apex falls back
+    to the midpoint of onset and offset (rounded down), with a note and a log line."""
     onset_cell, apex_cell, offset_cell = (
         row.get("onsetframe"), row.get("apexframe"), row.get("offsetframe"))
     onset = frame_number(onset_cell)
@@ -166,33 +215,71 @@ def resolve_frames(row: SheetRow, where: str) -> tuple[int, int, list[str]]:
         what = "is empty" if text == "" else f"{text!r} is not a frame number"
         if text.strip().startswith("-"):
             what = f"{text!r} means 'not coded'"
-        note = (f"apex frame {what}: using the midpoint of onset {onset} and offset {offset} "
-                f"= {apex}")
+        note = (f"{APEX_NOTE} {what}: using the midpoint of onset {onset} and offset {offset} "
+                f"= {apex} (sheet row {row.excel_row})")
         log.warning("%s: %s", where, note)
         notes.append(note)
-    elif offset is not None and not onset <= apex <= offset:
-        note = f"apex frame {apex} lies outside onset..offset {onset}..{offset}; kept as coded"
-        log.warning("%s: %s", where, note)
-        notes.append(note)
-    return onset, apex, notes
+    return onset, apex, offset, notes
 
 
-def rows_to_samples(
-    rows: list[SheetRow],
-    *,
-    sheet_name: str,
-    dataset: str,
-    subject_id: Callable[[object], str],
-    frame_path: Callable[[str, str, int], Path],
-) -> tuple[list[Sample], list[tuple[str, Path]]]:
+def is_apex_fallback(note: str) -> bool:
+    """True for a note saying the apex frame used is not the one coded in the sheet."""
+    return note.startswith(APEX_NOTE) and KEPT not in note
+
+
+def place_apex(tree: FrameTree, subject: str, clip: str, onset: int, apex: int,
+               offset: int | None, excel_row: int) -> tuple[int, str | None]:
+    """The apex frame to use, and a note when it is not ``apex`` as coded.
+
+    Coded inside onset..offset with an image: used as coded. Otherwise the frame on disk nearest
+    to the coded apex in onset+1..offset (the later frames of the folder when the offset is not
+    coded; the earlier frame on a tie). With no such frame the coded apex stays: noted when it
+    lies outside the range; reported missing (an error) when it has no image.
+    """
+    inside = offset is None or onset <= apex <= offset
+    if inside and tree.path(subject, clip, apex).is_file():
+        return apex, None
+    frames = tree.frames(subject, clip)
+    last = offset if offset is not None else max(frames, default=onset)
+    candidates = [f for f in frames if onset < f <= last]
+    span = f"onset..offset {onset}..{offset}"
+    why = f"lies outside {span}" if not inside else "has no image in the clip's folder"
+    if not candidates:
+        if inside:
+            return apex, None  # reported missing by the caller
+        return apex, (f"{APEX_NOTE} {apex} lies outside {span}; {KEPT} (no other frame "
+                      f"of the clip inside it) (sheet row {excel_row})")
+    used = min(candidates, key=lambda f: (abs(f - apex), f))
+    return used, (f"{APEX_NOTE} {apex} {why}: using frame {used}, the existing frame nearest to "
+                  f"it inside the clip (sheet row {excel_row})")
+
+
+def _outside_cells(tree: FrameTree, row: SheetRow, subject: str, clip: str,
+                   frames: dict[str, int]) -> list[str]:
+    """'<cell> <value> -> <where it leads>' for each path of the row that leaves the frame folder."""
+    checks = [("Subject", cell_text(row.get("subject")), tree.base / subject),
+              ("Filename", clip, tree.base / subject / clip)]
+    checks += [(cell, str(frame), tree.path(subject, clip, frame)) for cell, frame in frames.items()]
+    for cell, value, path in checks:
+        real = tree.outside(path)
+        if real is not None:
+            return [f"row {row.excel_row}, {cell} {value!r} -> {real}"]
+    return []
+
+
+def rows_to_samples(rows: list[SheetRow], *, sheet_name: str, dataset: str,
+                    subject_id: Callable[[object], str], tree: FrameTree
+                    ) -> tuple[list[Sample], list[tuple[str, Path]], list[str]]:
     """Turn coding-sheet rows into Samples.
 
-    Returns the samples and the (sample id, path) of every onset/apex frame that is missing.
-    Rows without a Filename are skipped with a warning; every other row gives a Sample or an
-    error naming the row.
+    Returns the samples, the (sample id, path) of every onset/apex frame that is missing, and a
+    line for every row refused because a path it names leads outside the frame folder. Rows
+    without a Filename are skipped with a warning; every other row gives a Sample, an entry in
+    one of the two lists, or an error naming the row.
     """
     samples: list[Sample] = []
     missing: list[tuple[str, Path]] = []
+    refused: list[str] = []
     seen: dict[tuple[str, str], int] = {}
     for row in rows:
         where = f"{sheet_name} row {row.excel_row}"
@@ -206,7 +293,15 @@ def rows_to_samples(
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
         where = f"{where} ({subject}/{clip})"
-        onset, apex, notes = resolve_frames(row, where)
+        onset, apex, offset, notes = resolve_frames(row, where)
+        outside = _outside_cells(tree, row, subject, clip, {"OnsetFrame": onset, "ApexFrame": apex})
+        if outside:
+            refused += [f"{sheet_name} {line}" for line in outside]
+            continue
+        apex, apex_note = place_apex(tree, subject, clip, onset, apex, offset, row.excel_row)
+        if apex_note:
+            log.warning("%s: %s", where, apex_note)
+            notes.append(apex_note)
         parsed = parse_au_string(row.get("actionunits"))
         notes += [f"AU cell {parsed.raw!r}: {n}" for n in parsed.notes]
         key = (subject, clip)
@@ -215,8 +310,8 @@ def rows_to_samples(
             log.warning("%s: %s", where, note)
             notes.append(note)
         seen.setdefault(key, row.excel_row)
-        onset_path = frame_path(subject, clip, onset)
-        apex_path = frame_path(subject, clip, apex)
+        onset_path = tree.path(subject, clip, onset)
+        apex_path = tree.path(subject, clip, apex)
         for p in dict.fromkeys((onset_path, apex_path)):
             if not p.is_file():
                 missing.append((f"{subject}/{clip}", p))
@@ -226,4 +321,4 @@ def rows_to_samples(
             onset_path=onset_path, apex_path=apex_path, aus=parsed.aus, emotion=emotion,
             emotion3=emotion3(emotion), au_string=parsed.raw, notes=tuple(notes),
         ))
-    return samples, missing
+    return samples, missing, refused

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
 from ..aus import DATASET_AUS, EMOTION3_CLASSES
+from .reader import is_apex_fallback
 from .registry import DATASETS, base_dataset
 from .types import Sample
 
@@ -72,6 +73,8 @@ class Summary:
     emotion3_counts: dict[str, int]  # key 'excluded' for labels outside the 3-class map
     n_with_notes: int
     notes: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (sample id, note)
+    # the notes of clips whose apex frame is not the coded one (a subset of ``notes``)
+    apex_fallbacks: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -95,6 +98,7 @@ def summarize(samples: Iterable[Sample], min_count: int = PAPER_MIN_COUNT) -> Su
         emotion3_counts={k: emo3[k] for k in (*EMOTION3_CLASSES, "excluded") if k in emo3},
         n_with_notes=sum(1 for s in samples if s.notes),
         notes=notes,
+        apex_fallbacks=tuple((sid, n) for sid, n in notes if is_apex_fallback(n)),
     )
 
 
@@ -135,7 +139,9 @@ def format_summary(summary: Summary, show_notes: bool = False) -> str:
     for emo, n in summary.emotion3_counts.items():
         label = "(outside the 3-class map)" if emo == "excluded" else emo
         lines.append(f"  {label:<26s} {n:5d}")
-    lines += ["", f"clips with notes: {summary.n_with_notes} ({len(summary.notes)} notes)"]
+    lines += ["", f"apex frames not taken as coded: {len(summary.apex_fallbacks)}"]
+    lines += [f"  {sid}: {note}" for sid, note in summary.apex_fallbacks]
+    lines += [f"clips with notes: {summary.n_with_notes} ({len(summary.notes)} notes)"]
     if show_notes:
         for sid, note in summary.notes:
             lines.append(f"  {sid}: {note}")
