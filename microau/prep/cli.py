@@ -26,12 +26,13 @@ def _prepare(args: argparse.Namespace) -> int:
     from microau.prep.pipeline import PrepSettings, prepare_samples
 
     root = args.root
-    if root is None and registry.is_phantom(args.dataset):
+    if root is None:
+        if not registry.is_phantom(args.dataset):
+            raise ValueError(f"--root is required for {args.dataset} (the folder holding its coding sheet)")
         from microau.data.phantom import ensure_phantom
 
         root = ensure_phantom(registry.base_dataset(args.dataset), seed=args.seed,
                               n_subjects=args.subjects, progress=not args.no_progress)
-    root = registry.root_for_name(args.dataset, root)
     samples = registry.load_samples(args.dataset, root)
     settings = PrepSettings(magnify=args.magnify, learned_checkpoint=args.checkpoint)
     t0 = time.perf_counter()
