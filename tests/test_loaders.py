@@ -26,12 +26,8 @@ from fixtures_sheets import (  # noqa: E402
 
 from microau.cli import main  # noqa: E402
 from microau.data import casme2, samm  # noqa: E402
-from microau.data.loading import (  # noqa: E402
-    format_summary,
-    load_samples,
-    selected_au_counts,
-    summarize,
-)
+from microau.data.registry import load_samples  # noqa: E402
+from microau.data.summary import format_summary, selected_au_counts, summarize  # noqa: E402
 
 # Expected values, written by hand from the fixture rows (sorted by subject, clip).
 CASME2_EXPECTED = [
@@ -258,7 +254,7 @@ def test_samm_missing_sheet_and_frame(tmp_path):
 
 
 def test_samm_header_found_below_preamble(tmp_path):
-    from microau.data.loading import read_coding_table
+    from microau.data.sheets import read_coding_table
 
     path = write_samm_sheet(tmp_path / "s")
     rows = read_coding_table(path, samm.REQUIRED, "test")
@@ -404,3 +400,10 @@ def test_apex_outside_onset_offset_is_kept_and_noted(tmp_path):
     (s,) = load_samples("casme2", root)
     assert s.apex_frame == 50
     assert len(s.notes) == 1 and "outside onset..offset 10..40" in s.notes[0]
+
+
+def test_old_import_path_delegates_to_the_registry(casme2_root):
+    from microau.data import loading
+
+    assert loading.load_samples("phantom-casme2", casme2_root) == load_samples("phantom-casme2", casme2_root)
+    assert loading.read_dataset("casme2", casme2_root) == load_samples("casme2", casme2_root)

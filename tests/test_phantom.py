@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from microau.data import phantom as ph
-from microau.data.loading import load_samples
+from microau.data.registry import load_samples
 
 STATS = json.loads(ph.STATS_PATH.read_text())
 

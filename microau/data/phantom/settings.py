@@ -16,8 +16,8 @@ _LIKE_CODE = {"casme2": 2, "samm": 3}
 def norm_like(like: str) -> str:
     """The real data set a phantom imitates: 'casme2' or 'samm' (a ValueError otherwise)."""
     if like not in LIKES:
-        raise ValueError(f"like must be one of {LIKES}, got {like!r} (for a data set name such as "
-                         "'phantom-samm', microau.data.registry.base_dataset gives it)")
+        raise ValueError(f"like must be one of {LIKES}, got {like!r} (for a data set name, "
+                         "microau.data.registry.base_dataset gives it)")
     return like
 
 
