@@ -206,3 +206,13 @@ def test_phantom_written_on_first_use_draws_no_bar_unless_asked(tmp_path, monkey
     assert "clip" not in capsys.readouterr().err and ph.is_complete(root, "samm", 0, 2)
     registry.root_for_name("phantom-casme2", n_subjects=1, progress=True)
     assert "clip" in capsys.readouterr().err
+
+
+def test_phantom_written_before_the_file_list_is_rewritten_only_in_its_files(tmp_path):
+    out = ph.write_phantom("samm", tmp_path / "old", seed=0, n_subjects=2, progress=False)
+    (out / ph.FILE_LIST).unlink()  # as the writer before the list left it
+    (out / "notes.txt").write_text("mine")
+    ph.write_phantom("samm", out, seed=0, n_subjects=1, progress=False)
+    assert ph.is_complete(out, "samm", 0, 1) and (out / "notes.txt").read_text() == "mine"
+    assert not (out / ph.SAMM_FRAMES / ph.SAMM_SUBJECTS[1]).exists()
+    assert sorted(_tree(out)) == sorted([*ph.legacy_files(out), ph.FILE_LIST, "notes.txt"])

@@ -33,6 +33,7 @@ from .writer import (  # noqa: F401
     default_phantom_root,
     ensure_phantom,
     is_complete,
+    legacy_files,
     read_truth,
     write_phantom,
 )

@@ -11,6 +11,10 @@ import os
 import secrets
 import shutil
 from pathlib import Path
+from typing import Callable
+
+# the files a phantom written before the file list existed holds (relative paths), from its folder
+LegacyFiles = Callable[[Path], "list[str]"]
 
 MARKER = ".phantom-complete.json"
 FILE_LIST = ".phantom-files.json"
@@ -43,11 +47,13 @@ def record_files(stage: Path) -> None:
     (stage / FILE_LIST).write_text(json.dumps({"files": files}, indent=1))
 
 
-def owned_files(out: Path) -> dict[str, str]:
-    """relative path -> sha256 of the files the phantom wrote in ``out`` (its list included).
+def owned_files(out: Path, legacy: LegacyFiles | None = None) -> dict[str, str]:
+    """relative path -> sha256 of the files the phantom wrote in ``out`` (its list included;
+    '' where the sha256 is not known: the files ``legacy`` names for a phantom written before
+    the list existed).
 
     Raises PhantomFolderError, saying what to do, for a non-empty folder that is not the
-    phantom's (no marker) or whose phantom did not record its files (an earlier microau)."""
+    phantom's (no marker), or one whose files are known neither way."""
     if not any(out.iterdir()):
         return {}
     if not (out / MARKER).is_file():
@@ -58,6 +64,13 @@ def owned_files(out: Path) -> dict[str, str]:
     try:
         files = json.loads((out / FILE_LIST).read_text())["files"]
     except (OSError, ValueError, KeyError, TypeError):
+        files = None
+    if files is None and legacy is not None and not (out / FILE_LIST).exists():
+        try:
+            files = {rel: "" for rel in legacy(out)}
+        except (OSError, ValueError, KeyError, TypeError):
+            files = None
+    if files is None:
         raise PhantomFolderError(
             f"'{out}' holds a phantom that did not record which files it wrote ({FILE_LIST} is "
             "missing or unreadable), so it cannot be rewritten safely; nothing was changed. "
@@ -90,24 +103,24 @@ def _check_rewrite(out: Path, owned: dict[str, str], new: list[str]) -> None:
             + "\n".join(lines) + "\nMove these files elsewhere (or give another folder) and run again.")
 
 
-def check_out_folder(out: Path) -> None:
+def check_out_folder(out: Path, legacy: LegacyFiles | None = None) -> None:
     """Fail early (before any frame is drawn) on a folder the phantom may not write into."""
     if out.exists() and not out.is_dir():
         raise PhantomFolderError(f"'{out}' is a file, not a folder; give a folder for the phantom")
     if out.is_dir():
-        owned = owned_files(out)
-        _check_rewrite(out, owned, [])
+        _check_rewrite(out, owned_files(out, legacy), [])
 
 
-def publish(stage: Path, out: Path) -> None:
+def publish(stage: Path, out: Path, legacy: LegacyFiles | None = None) -> None:
     """Move the finished set in ``stage`` to ``out``: a rename when ``out`` is new or empty;
     otherwise remove the files the phantom wrote before (and the folders they leave empty), then
     move the new files in, the marker last."""
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         os.replace(stage, out)
         return
-    check_out_folder(out)
-    owned = owned_files(out)
+    if out.exists() and not out.is_dir():
+        raise PhantomFolderError(f"'{out}' is a file, not a folder; give a folder for the phantom")
+    owned = owned_files(out, legacy)
     new = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
     _check_rewrite(out, owned, new)
     (out / MARKER).unlink(missing_ok=True)  # from here on the folder does not look complete

@@ -49,6 +49,17 @@ def is_complete(out_dir: Path, like: str, seed: int = 0, n_subjects: int | None 
     return content == _marker_content(norm_like(like), seed, n_subjects, settings or PhantomSettings())
 
 
+def legacy_files(out: Path) -> list[str]:
+    """What a phantom written before the file list existed holds in ``out``: its fixed files and
+    the onset/apex frames its ground truth names (relative paths)."""
+    like = norm_like(json.loads((out / MARKER).read_text())["like"])
+    files = [MARKER, "README.txt", "phantom_settings.json", TRUTH_FILE, sheet_name(like)]
+    for t in read_truth(out):
+        files += [frame_path(Path(), like, t["subject"], t["clip"], t[k]).as_posix()
+                  for k in ("onset_frame", "apex_frame")]
+    return files
+
+
 def _write_jpeg(path: Path, img: np.ndarray, quality: int) -> None:
     import cv2
 
@@ -76,7 +87,7 @@ def write_phantom(like: str, out_dir, seed: int = 0, n_subjects: int | None = No
     out = Path(out_dir)
     if is_complete(out, like, seed, n_subjects, settings):
         return out
-    check_out_folder(out)
+    check_out_folder(out, legacy_files)
     plans = plan_labels(like, seed, settings)
     if n_subjects is not None:
         if not 1 <= n_subjects <= len(plans):
@@ -86,7 +97,7 @@ def write_phantom(like: str, out_dir, seed: int = 0, n_subjects: int | None = No
     try:
         _write_set(stage, like, seed, n_subjects, settings, plans, tqdm, progress)
         if not is_complete(out, like, seed, n_subjects, settings):  # else: another process did it
-            publish(stage, out)
+            publish(stage, out, legacy_files)
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
