@@ -407,3 +407,8 @@ def test_old_import_path_delegates_to_the_registry(casme2_root):
 
     assert loading.load_samples("phantom-casme2", casme2_root) == load_samples("phantom-casme2", casme2_root)
     assert loading.read_dataset("casme2", casme2_root) == load_samples("casme2", casme2_root)
+
+
+def test_cli_summary_needs_a_root_for_licensed_data(capsys):
+    assert main(["data", "summary", "--dataset", "samm"]) == 2
+    assert "--root is required for samm" in capsys.readouterr().err
