@@ -168,6 +168,8 @@ def test_same_seed_same_bytes_and_rerun_is_instant(casme2_2, tmp_path):
     again = ph.write_phantom("casme2", tmp_path / "again", seed=0, n_subjects=2, progress=False)
     assert _frames(again, {"sub01", "sub02"}) == _frames(casme2_2, {"sub01", "sub02"})
     assert (again / ph.CASME2_SHEET).is_file()
+    for name in (ph.CASME2_SHEET, ph.TRUTH_FILE, ph.FILE_LIST, ph.MARKER):  # every byte, sheet included
+        assert (again / name).read_bytes() == (casme2_2 / name).read_bytes(), name
     mtimes = {p: p.stat().st_mtime_ns for p in again.rglob("*") if p.is_file()}
     t0 = time.perf_counter()
     assert ph.write_phantom("casme2", again, seed=0, n_subjects=2, progress=False) == again

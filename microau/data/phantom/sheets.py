@@ -2,6 +2,9 @@
 and SAMM specs (:mod:`microau.data.casme2`, :mod:`microau.data.samm`)."""
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from pathlib import Path
 
 from .. import casme2, samm
@@ -93,4 +96,26 @@ def write_sheet(path: Path, like: str, rows: list[tuple[ClipPlan, str]]) -> None
         ws.append(list(SAMM_COLUMNS))
         for plan, aus in rows:
             ws.append(_samm_row(plan, aus))
-    wb.save(path)
+    buf = io.BytesIO()
+    wb.save(buf)
+    path.write_bytes(reproducible_xlsx(buf.getvalue()))
+
+
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_STAMP = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
+
+
+def reproducible_xlsx(data: bytes) -> bytes:
+    """The same workbook without the save time openpyxl writes (in each zip entry and in
+    docProps/core.xml), so that a seed gives the same sheet bytes on every run."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _STAMP.sub(rb"\g<1>2000-01-01T00:00:00Z\g<3>", body)
+            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
+            entry.compress_type, entry.external_attr = zipfile.ZIP_DEFLATED, info.external_attr
+            dst.writestr(entry, body)
+    return out.getvalue()
