@@ -412,3 +412,25 @@ def test_old_import_path_delegates_to_the_registry(casme2_root):
 def test_cli_summary_needs_a_root_for_licensed_data(capsys):
     assert main(["data", "summary", "--dataset", "samm"]) == 2
     assert "--root is required for samm" in capsys.readouterr().err
+
+
+def test_frame_numbers_read_back_from_file_names():
+    raw, cropped = casme2.SPEC.layout("raw"), casme2.SPEC.layout("cropped")
+    nested = samm.SPEC.layout("nested")
+    assert raw.frame_of("img46.jpg", "sub01") == 46 and raw.frame_of("reg_img46.jpg", "sub01") is None
+    assert cropped.frame_of("reg_img46.jpg", "sub01") == 46 and raw.frame_of("img46.png", "sub01") is None
+    assert nested.frame_of("006_05562.jpg", "006") == 5562
+    assert nested.frame_of("007_05562.jpg", "006") is None  # another subject's file
+    for lay, sub in ((raw, "sub01"), (cropped, "sub01"), (nested, "006")):
+        assert lay.frame_of(lay.path(Path("/r"), sub, "c", 123).name, sub) == 123
+
+
+def test_apex_without_image_and_without_offset_uses_the_next_frames(tmp_path):
+    from fixtures_sheets import write_frame
+
+    root = write_casme2(tmp_path / "c2", rows=(Row(1, "EP02_01f", 10, 14, "/", "4", "disgust"),))
+    (root / "CASME2_RAW_selected/sub01/EP02_01f/img14.jpg").unlink()
+    for f in (12, 17):
+        write_frame(root / f"CASME2_RAW_selected/sub01/EP02_01f/img{f}.jpg")
+    (s,) = load_samples("casme2", root)
+    assert s.apex_frame == 12 and "apex frame 14 has no image" in s.notes[0]
