@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from .au_strings import cell_text
-from .reader import FrameLayout, SheetSpec
+from .spec import FrameLayout, SheetSpec
 from .sheets import norm_header
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..prep.pipeline import PrepSettings
-    from .reader import SheetSpec
+    from .spec import SheetSpec
     from .types import Sample
 
 BASE_DATASETS: tuple[str, ...] = ("casme2", "samm")
