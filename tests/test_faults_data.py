@@ -216,3 +216,15 @@ def test_phantom_written_before_the_file_list_is_rewritten_only_in_its_files(tmp
     assert ph.is_complete(out, "samm", 0, 1) and (out / "notes.txt").read_text() == "mine"
     assert not (out / ph.SAMM_FRAMES / ph.SAMM_SUBJECTS[1]).exists()
     assert sorted(_tree(out)) == sorted([*ph.legacy_files(out), ph.FILE_LIST, "notes.txt"])
+
+
+def test_phantom_does_not_write_or_delete_through_a_link(tmp_path):
+    out = ph.write_phantom("samm", tmp_path / "ph", seed=0, n_subjects=1, progress=False)
+    frames = out / ph.SAMM_FRAMES
+    moved = tmp_path / "my_frames"
+    frames.rename(moved)  # the user moves the frame tree away and links to it
+    os.symlink(moved, frames)
+    before = _tree(moved)
+    with pytest.raises(ph.PhantomFolderError, match=f"a link, not a folder the phantom made: {ph.SAMM_FRAMES}"):
+        ph.write_phantom("samm", out, seed=0, n_subjects=2, progress=False)
+    assert _tree(moved) == before

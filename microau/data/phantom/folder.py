@@ -80,27 +80,32 @@ def owned_files(out: Path, legacy: LegacyFiles | None = None) -> dict[str, str]:
 
 
 def _check_rewrite(out: Path, owned: dict[str, str], new: list[str]) -> None:
-    """Refuse when a file the phantom wrote was changed since, or a new file would land on a
-    file that is not the phantom's."""
-    changed = [rel for rel, sha in owned.items()
-               if sha and (out / rel).is_file() and sha256_of(out / rel) != sha]
-    taken = []
-    for rel in new:
+    """Refuse when a file the phantom wrote was changed since, a path passes through a link, or
+    a new file would land on something that is not the phantom's."""
+    problems = []
+    for rel, sha in owned.items():
+        p = out / rel
+        if p.is_symlink() or (p.exists() and not p.is_file()):
+            problems.append(f"no longer the file the phantom wrote: {rel}")
+        elif sha and p.is_file() and sha256_of(p) != sha:
+            problems.append(f"changed since the phantom wrote it: {rel}")
+    for rel in sorted(set(owned) | set(new)):
         parts = Path(rel).parts
         for k in range(1, len(parts) + 1):
-            p = out.joinpath(*parts[:k])
-            sub = "/".join(parts[:k])
-            if k < len(parts) and p.exists() and not p.is_dir() and sub not in owned:
-                taken.append(sub)
+            p, sub = out.joinpath(*parts[:k]), "/".join(parts[:k])
+            if k < len(parts) and p.is_symlink():
+                problems.append(f"a link, not a folder the phantom made: {sub}")
                 break
-            if k == len(parts) and (p.exists() or p.is_symlink()) and sub not in owned:
-                taken.append(sub)
-    if changed or taken:
-        lines = [f"  changed since the phantom wrote it: {rel}" for rel in changed]
-        lines += [f"  not written by the phantom: {rel}" for rel in taken]
+            if sub in owned or not (p.exists() or p.is_symlink()):
+                continue
+            if k == len(parts) or not p.is_dir():
+                problems.append(f"not written by the phantom: {sub}")
+                break
+    if problems:
         raise PhantomFolderError(
             f"'{out}': the phantom would replace files that are not its own; nothing was changed:\n"
-            + "\n".join(lines) + "\nMove these files elsewhere (or give another folder) and run again.")
+            + "\n".join(f"  {line}" for line in dict.fromkeys(problems))
+            + "\nMove these elsewhere (or give another folder) and run again.")
 
 
 def check_out_folder(out: Path, legacy: LegacyFiles | None = None) -> None:
