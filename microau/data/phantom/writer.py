@@ -97,7 +97,11 @@ def write_phantom(like: str, out_dir, seed: int = 0, n_subjects: int | None = No
     try:
         _write_set(stage, like, seed, n_subjects, settings, plans, tqdm, progress)
         if not is_complete(out, like, seed, n_subjects, settings):  # else: another process did it
-            publish(stage, out, legacy_files)
+            try:
+                publish(stage, out, legacy_files)
+            except OSError:  # a process writing the same set moved its copy in first
+                if not is_complete(out, like, seed, n_subjects, settings):
+                    raise
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
