@@ -14,6 +14,7 @@ from .types import Sample
 # the paper keeps AUs coded in "more than 14 samples" (Sec. IV-A)
 PAPER_MIN_COUNT = 15
 
+
 def _dataset_of(samples: list[Sample]) -> str | None:
     names = {s.dataset for s in samples}
     return names.pop() if len(names) == 1 else None
