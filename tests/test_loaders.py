@@ -26,12 +26,8 @@ from fixtures_sheets import (  # noqa: E402
 
 from microau.cli import main  # noqa: E402
 from microau.data import casme2, samm  # noqa: E402
-from microau.data.loading import (  # noqa: E402
-    format_summary,
-    load_samples,
-    selected_au_counts,
-    summarize,
-)
+from microau.data.registry import load_samples  # noqa: E402
+from microau.data.summary import format_summary, selected_au_counts, summarize  # noqa: E402
 
 # Expected values, written by hand from the fixture rows (sorted by subject, clip).
 CASME2_EXPECTED = [
@@ -258,7 +254,7 @@ def test_samm_missing_sheet_and_frame(tmp_path):
 
 
 def test_samm_header_found_below_preamble(tmp_path):
-    from microau.data.loading import read_coding_table
+    from microau.data.sheets import read_coding_table
 
     path = write_samm_sheet(tmp_path / "s")
     rows = read_coding_table(path, samm.REQUIRED, "test")
@@ -404,3 +400,37 @@ def test_apex_outside_onset_offset_is_kept_and_noted(tmp_path):
     (s,) = load_samples("casme2", root)
     assert s.apex_frame == 50
     assert len(s.notes) == 1 and "outside onset..offset 10..40" in s.notes[0]
+
+
+def test_old_import_path_delegates_to_the_registry(casme2_root):
+    from microau.data import loading
+
+    assert loading.load_samples("phantom-casme2", casme2_root) == load_samples("phantom-casme2", casme2_root)
+    assert loading.read_dataset("casme2", casme2_root) == load_samples("casme2", casme2_root)
+
+
+def test_cli_summary_needs_a_root_for_licensed_data(capsys):
+    assert main(["data", "summary", "--dataset", "samm"]) == 2
+    assert "--root is required for samm" in capsys.readouterr().err
+
+
+def test_frame_numbers_read_back_from_file_names():
+    raw, cropped = casme2.SPEC.layout("raw"), casme2.SPEC.layout("cropped")
+    nested = samm.SPEC.layout("nested")
+    assert raw.frame_of("img46.jpg", "sub01") == 46 and raw.frame_of("reg_img46.jpg", "sub01") is None
+    assert cropped.frame_of("reg_img46.jpg", "sub01") == 46 and raw.frame_of("img46.png", "sub01") is None
+    assert nested.frame_of("006_05562.jpg", "006") == 5562
+    assert nested.frame_of("007_05562.jpg", "006") is None  # another subject's file
+    for lay, sub in ((raw, "sub01"), (cropped, "sub01"), (nested, "006")):
+        assert lay.frame_of(lay.path(Path("/r"), sub, "c", 123).name, sub) == 123
+
+
+def test_apex_without_image_and_without_offset_uses_the_next_frames(tmp_path):
+    from fixtures_sheets import write_frame
+
+    root = write_casme2(tmp_path / "c2", rows=(Row(1, "EP02_01f", 10, 14, "/", "4", "disgust"),))
+    (root / "CASME2_RAW_selected/sub01/EP02_01f/img14.jpg").unlink()
+    for f in (12, 17):
+        write_frame(root / f"CASME2_RAW_selected/sub01/EP02_01f/img{f}.jpg")
+    (s,) = load_samples("casme2", root)
+    assert s.apex_frame == 12 and "apex frame 14 has no image" in s.notes[0]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from microau.data import phantom as ph
-from microau.data.loading import load_samples
+from microau.data.registry import load_samples
 
 STATS = json.loads(ph.STATS_PATH.read_text())
 
@@ -168,6 +168,8 @@ def test_same_seed_same_bytes_and_rerun_is_instant(casme2_2, tmp_path):
     again = ph.write_phantom("casme2", tmp_path / "again", seed=0, n_subjects=2, progress=False)
     assert _frames(again, {"sub01", "sub02"}) == _frames(casme2_2, {"sub01", "sub02"})
     assert (again / ph.CASME2_SHEET).is_file()
+    for name in (ph.CASME2_SHEET, ph.TRUTH_FILE, ph.FILE_LIST, ph.MARKER):  # every byte, sheet included
+        assert (again / name).read_bytes() == (casme2_2 / name).read_bytes(), name
     mtimes = {p: p.stat().st_mtime_ns for p in again.rglob("*") if p.is_file()}
     t0 = time.perf_counter()
     assert ph.write_phantom("casme2", again, seed=0, n_subjects=2, progress=False) == again
@@ -225,7 +227,10 @@ def test_cli_writes_a_phantom(tmp_path, capsys):
 
 def test_default_root_uses_the_cache_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("MICROAU_CACHE", str(tmp_path))
-    assert ph.default_phantom_root("phantom-samm", 2, 3) == tmp_path / "phantom" / "samm-seed2-3subj"
+    assert ph.default_phantom_root("samm", 2, 3) == tmp_path / "phantom" / "samm-seed2-3subj"
     assert ph.default_phantom_root("casme2") == tmp_path / "phantom" / "casme2-seed0-all"
     with pytest.raises(ValueError):
         ph.default_phantom_root("mmew")
+    # data set names are the registry's business: it gives the base name
+    with pytest.raises(ValueError, match="base_dataset"):
+        ph.default_phantom_root("phantom-samm")

@@ -25,6 +25,8 @@ Rules (see ``book/real_data_notes.md`` for the reasoning):
 * Words with no AU in them (``soft focus``) are ignored and noted.
 * ``none`` (also ``n/a``, ``-``) is an explicit empty set, no note; an empty / NaN cell gives the
   empty set with a note, since it may be a coding gap.
+* A number that is not a FACS code (``FACS_CODES``, e.g. ``99`` or ``0``) is ignored, noted, and
+  marks the cell ambiguous.
 * Anything else that contains a digit but is not an AU term is ignored, noted, and marks the cell
   ambiguous. The parser never raises on a cell's content.
 """
@@ -50,7 +52,13 @@ _ATOM = re.compile(
 _REF = re.compile(r"^REF\s*\((?P<inner>[^)]*)\)$|^REF\s+(?P<bare>\S.*)$", re.IGNORECASE)
 _OR = re.compile(r"\s+OR\s+", re.IGNORECASE)
 _NONE_WORDS = {"NONE", "N/A", "NA", "-", "--", "/", "NIL", "NO"}
-_MAX_AU = 99
+# The codes of the FACS manual (Ekman, Friesen & Hager, 2002), our reading of "a FACS code":
+# action units and action descriptors, head and eye positions, visibility and gross-behaviour
+# codes. Any other number in a cell is noted and ignored.
+FACS_CODES = frozenset(
+    [1, 2, *range(4, 47), 50, *range(51, 59), *range(61, 67), 69, *range(70, 75),
+     80, 81, 82, 84, 85, 91, 92, 97, 98]
+)
 
 
 @dataclass(frozen=True)
@@ -132,9 +140,9 @@ def _atom(token: str, acc: _Acc | None) -> int | None:
     if not m:
         return None
     au = int(m.group("num"))
-    if au == 0 or au > _MAX_AU:
+    if au not in FACS_CODES:
         if acc is not None:
-            acc.note(f"'{token}': AU{au} is not a facial action unit code; ignored")
+            acc.note(f"'{token}': AU{au} is not a FACS code; ignored")
             acc.ambiguous = True
         return -1
     if acc is None:

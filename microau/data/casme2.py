@@ -1,4 +1,4 @@
-"""Reader for the licensed CASME II set, exactly as it is distributed.
+"""The licensed CASME II set as it is distributed, as a spec for the one reader (:mod:`.reader`).
 
 Expected under the root::
 
@@ -17,32 +17,24 @@ import re
 from pathlib import Path
 
 from .au_strings import cell_text
-from .loading import (check_root, missing_frames_error, read_coding_table, rows_to_samples,
-                      sort_samples)
-from .types import Sample
+from .spec import FrameLayout, SheetSpec
+from .sheets import norm_header
 
 log = logging.getLogger(__name__)
 
 WHAT = "CASME II"
 SHEET_PATTERN = "CASME2-coding-*.xlsx"
-LAYOUTS = {
-    # layout -> (folder under the root, frame file name pattern)
-    "raw": ("CASME2_RAW_selected", "img{frame}.jpg"),
-    "cropped": ("Cropped", "reg_img{frame}.jpg"),
-}
-REQUIRED = ("subject", "filename", "onsetframe", "apexframe", "offsetframe", "actionunits",
-            "estimatedemotion")
+# the columns read, as the distributed sheets spell them
+COLUMNS = ("Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units",
+           "Estimated Emotion")
+REQUIRED = tuple(norm_header(c) for c in COLUMNS)
+LAYOUTS = (
+    FrameLayout("raw", "CASME2_RAW_selected", "img{frame}.jpg"),
+    FrameLayout("cropped", "Cropped", "reg_img{frame}.jpg"),  # 'auto' prefers raw when both exist
+)
 _SHEET_RE = re.compile(r"^casme2-coding-.*\.xlsx$", re.IGNORECASE)
 _DATE_RE = re.compile(r"((?:19|20)\d{2})[-_.]?(\d{2})[-_.]?(\d{2})")
 _SUBJECT_RE = re.compile(r"^(?:sub)?[\s_-]*0*(\d+)$", re.IGNORECASE)
-
-
-def layout_help(layout: str | None = None) -> str:
-    parts = []
-    for name, (folder, pattern) in LAYOUTS.items():
-        if layout in (None, name):
-            parts.append(f"'{name}': <root>/{folder}/sub01/EP02_01f/{pattern.format(frame=46)}")
-    return "; ".join(parts)
 
 
 def find_sheet(root: Path) -> Path:
@@ -67,27 +59,6 @@ def find_sheet(root: Path) -> Path:
     return chosen
 
 
-def detect_layout(root: Path, layout: str = "auto") -> str:
-    if layout not in ("auto", *LAYOUTS):
-        raise ValueError(f"{WHAT}: unknown layout {layout!r}; choose 'auto', 'raw' or 'cropped'")
-    if layout == "auto":
-        for name, (folder, _) in LAYOUTS.items():  # raw first: preferred when both exist
-            if (root / folder).is_dir():
-                log.debug("%s: layout '%s' (found %s/)", WHAT, name, folder)
-                return name
-        raise FileNotFoundError(
-            f"{WHAT}: no frame folder in '{root}': expected '{root / 'CASME2_RAW_selected'}' or "
-            f"'{root / 'Cropped'}'. Layouts: {layout_help()}."
-        )
-    folder = LAYOUTS[layout][0]
-    if not (root / folder).is_dir():
-        raise FileNotFoundError(
-            f"{WHAT}: layout '{layout}' needs the folder '{root / folder}', which does not exist. "
-            f"Expected {layout_help(layout)}."
-        )
-    return layout
-
-
 def subject_id(cell: object) -> str:
     """1, 1.0, '1', '01', 'sub01', 'Sub01' -> 'sub01'."""
     text = cell_text(cell)
@@ -97,22 +68,9 @@ def subject_id(cell: object) -> str:
     return f"sub{int(m.group(1)):02d}"
 
 
-def frame_path(root: Path, layout: str, subject: str, clip: str, frame: int) -> Path:
-    folder, pattern = LAYOUTS[layout]
-    return root / folder / subject / clip / pattern.format(frame=frame)
 
-
-def load_casme2(root: str | Path, layout: str = "auto", dataset: str = "casme2") -> list[Sample]:
-    """Read the CASME II coding sheet and check the onset/apex frames. See the module doc."""
-    root = check_root(root, WHAT, f"{SHEET_PATTERN} and CASME2_RAW_selected/ (or Cropped/)")
-    sheet = find_sheet(root)
-    layout = detect_layout(root, layout)
-    rows = read_coding_table(sheet, REQUIRED, f"{WHAT} sheet")
-    samples, missing = rows_to_samples(
-        rows, sheet_name=sheet.name, dataset=dataset, subject_id=subject_id,
-        frame_path=lambda s, c, f: frame_path(root, layout, s, c, f),
-    )
-    if missing:
-        raise missing_frames_error(missing, WHAT, layout_help(layout))
-    log.info("%s: %d clips from %s (layout '%s')", WHAT, len(samples), sheet.name, layout)
-    return sort_samples(samples)
+SPEC = SheetSpec(
+    what=WHAT, columns=COLUMNS, required=REQUIRED, layouts=LAYOUTS, find_sheet=find_sheet,
+    subject_id=subject_id, root_holds=f"{SHEET_PATTERN} and CASME2_RAW_selected/ (or Cropped/)",
+    example=("sub01", "EP02_01f", 46),
+)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..prep.pipeline import PrepSettings
+    from .spec import SheetSpec
     from .types import Sample
 
 BASE_DATASETS: tuple[str, ...] = ("casme2", "samm")
@@ -77,6 +78,24 @@ def root_from_map(dataset: str, data_root: dict | None) -> str | None:
     return data_root.get(dataset) or data_root.get(base_dataset(dataset))
 
 
+def sheet_spec(base: str) -> "SheetSpec":
+    """How the real data set ``base`` ('casme2' or 'samm') is distributed: its reader's spec."""
+    from . import casme2, samm
+
+    specs = {"casme2": casme2.SPEC, "samm": samm.SPEC}
+    if base not in specs:
+        raise ValueError(f"unknown data set layout {base!r}; choose 'casme2' or 'samm'")
+    return specs[base]
+
+
+def read_base(base: str, root: str | Path, layout: str = "auto", dataset: str | None = None
+              ) -> list["Sample"]:
+    """Samples of a copy of ``base`` under ``root``, named ``dataset`` (``base`` when None)."""
+    from .reader import read_samples
+
+    return read_samples(sheet_spec(base), root, layout=layout, dataset=dataset or base)
+
+
 def load_samples(dataset: str, root: str | Path, layout: str = "auto") -> list["Sample"]:
     """Read a data set's coding sheet and frame tree into Samples, sorted by (subject, clip).
 
@@ -84,9 +103,7 @@ def load_samples(dataset: str, root: str | Path, layout: str = "auto") -> list["
     ``Sample.dataset`` differs. ``layout``: CASME II 'auto' | 'raw' | 'cropped'; SAMM 'auto' |
     'nested' | 'flat'.
     """
-    from .loading import read_dataset
-
-    return read_dataset(base_dataset(check(dataset)), root, layout=layout, dataset=dataset)
+    return read_base(base_dataset(check(dataset)), root, layout=layout, dataset=dataset)
 
 
 def keep_subjects(samples: list["Sample"], n_subjects: int | None) -> list["Sample"]:

@@ -1,4 +1,4 @@
-"""Reader for the licensed SAMM set, exactly as it is distributed.
+"""The licensed SAMM set as it is distributed, as a spec for the one reader (:mod:`.reader`).
 
 Expected under the root::
 
@@ -19,29 +19,28 @@ import re
 from pathlib import Path
 
 from .au_strings import cell_text
-from .loading import (check_root, missing_frames_error, read_coding_table, rows_to_samples,
-                      sort_samples)
-from .types import Sample
+from .spec import FrameLayout, SheetSpec
+from .sheets import norm_header
 
 log = logging.getLogger(__name__)
 
 WHAT = "SAMM"
 SHEET_NAME = "SAMM_Micro_FACS_Codes_v2.xlsx"
 FRAME_DIR = "SAMM"
-LAYOUTS = ("nested", "flat")
-REQUIRED = ("subject", "filename", "onsetframe", "apexframe", "offsetframe", "actionunits",
-            "estimatedemotion")
+# the sheet's columns as distributed, in order; the reader needs REQUIRED among them
+COLUMNS = (
+    "Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame",
+    "Duration", "Micro", "Action Units", "Estimated Emotion", "Objective Classes", "Notes",
+)
+REQUIRED = tuple(norm_header(c) for c in COLUMNS if c in (
+    "Subject", "Filename", "Onset Frame", "Apex Frame", "Offset Frame", "Action Units",
+    "Estimated Emotion"))
+LAYOUTS = (
+    FrameLayout("nested", FRAME_DIR, "{subject}_{frame:05d}.jpg"),
+    FrameLayout("flat", "", "{subject}_{frame:05d}.jpg"),  # 'auto' when there is no SAMM/ folder
+)
 _SHEET_RE = re.compile(r"^samm_micro_facs_codes.*\.xlsx$", re.IGNORECASE)
 _SUBJECT_RE = re.compile(r"^0*(\d+)$")
-
-
-def layout_help(layout: str | None = None) -> str:
-    parts = []
-    if layout in (None, "nested"):
-        parts.append("'nested': <root>/SAMM/006/006_1_2/006_05562.jpg")
-    if layout in (None, "flat"):
-        parts.append("'flat': <root>/006/006_1_2/006_05562.jpg")
-    return "; ".join(parts) + " (subject folder, clip folder, '<subject>_<frame:05d>.jpg')"
 
 
 def find_sheet(root: Path) -> Path:
@@ -61,19 +60,6 @@ def find_sheet(root: Path) -> Path:
     )
 
 
-def detect_layout(root: Path, layout: str = "auto") -> str:
-    if layout not in ("auto", *LAYOUTS):
-        raise ValueError(f"{WHAT}: unknown layout {layout!r}; choose 'auto', 'nested' or 'flat'")
-    if layout == "auto":
-        return "nested" if (root / FRAME_DIR).is_dir() else "flat"
-    if layout == "nested" and not (root / FRAME_DIR).is_dir():
-        raise FileNotFoundError(
-            f"{WHAT}: layout 'nested' needs the folder '{root / FRAME_DIR}', which does not "
-            f"exist. Expected {layout_help('nested')}."
-        )
-    return layout
-
-
 def subject_id(cell: object) -> str:
     """6, 6.0, '6', '006' -> '006' (three digits, leading zeros kept)."""
     text = cell_text(cell)
@@ -84,25 +70,10 @@ def subject_id(cell: object) -> str:
     return f"{int(m.group(1)):03d}"
 
 
-def frame_path(root: Path, layout: str, subject: str, clip: str, frame: int) -> Path:
-    base = root / FRAME_DIR if layout == "nested" else root
-    return base / subject / clip / f"{subject}_{frame:05d}.jpg"
 
-
-def load_samm(root: str | Path, layout: str = "auto", dataset: str = "samm") -> list[Sample]:
-    """Read the SAMM coding sheet and check the onset/apex frames. See the module doc."""
-    root = check_root(root, WHAT, f"{SHEET_NAME} and the SAMM/ frame folder")
-    sheet = find_sheet(root)
-    layout = detect_layout(root, layout)
-    rows = read_coding_table(sheet, REQUIRED, f"{WHAT} sheet")
-    samples, missing = rows_to_samples(
-        rows, sheet_name=sheet.name, dataset=dataset, subject_id=subject_id,
-        frame_path=lambda s, c, f: frame_path(root, layout, s, c, f),
-    )
-    if missing:
-        hint = "" if layout == "nested" else (
-            f" (no '{root / FRAME_DIR}' folder, so frames were looked for directly under the root)")
-        err = missing_frames_error(missing, WHAT, layout_help(layout) + hint)
-        raise err
-    log.info("%s: %d clips from %s (layout '%s')", WHAT, len(samples), sheet.name, layout)
-    return sort_samples(samples)
+SPEC = SheetSpec(
+    what=WHAT, columns=COLUMNS, required=REQUIRED, layouts=LAYOUTS, find_sheet=find_sheet,
+    subject_id=subject_id, root_holds=f"{SHEET_NAME} and the SAMM/ frame folder",
+    example=("006", "006_1_2", 5562),
+    layout_note=" (subject folder, clip folder, '<subject>_<frame:05d>.jpg')",
+)

@@ -22,18 +22,18 @@ def _phantom(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from microau.data.loading import load_samples
+    from microau.data import registry
     from microau.prep.pipeline import PrepSettings, prepare_samples
 
     root = args.root
     if root is None:
-        if not args.dataset.startswith("phantom-"):
+        if not registry.is_phantom(args.dataset):
             raise ValueError(f"--root is required for {args.dataset} (the folder holding its coding sheet)")
         from microau.data.phantom import ensure_phantom
 
-        root = ensure_phantom(args.dataset.removeprefix("phantom-"), seed=args.seed,
+        root = ensure_phantom(registry.base_dataset(args.dataset), seed=args.seed,
                               n_subjects=args.subjects, progress=not args.no_progress)
-    samples = load_samples(args.dataset, root)
+    samples = registry.load_samples(args.dataset, root)
     settings = PrepSettings(magnify=args.magnify, learned_checkpoint=args.checkpoint)
     t0 = time.perf_counter()
     prepared = prepare_samples(samples, settings, cache_dir=args.cache, workers=args.workers,
@@ -58,6 +58,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    from microau.data.registry import BASE_DATASETS, DATASETS
     from microau.prep.pipeline import default_workers
 
     ph = subparsers.add_parser(
@@ -65,8 +66,10 @@ def register(subparsers) -> None:
         description="Write the phantom: simulated micro-expression clips with known AU labels, "
                     "in the real on-disk layout of CASME II or SAMM.",
     )
-    ph.add_argument("--like", required=True, choices=("casme2", "samm"))
-    ph.add_argument("--out", default=None, help="output folder (default: the cache folder)")
+    ph.add_argument("--like", required=True, choices=BASE_DATASETS)
+    ph.add_argument("--out", default=None,
+                    help="output folder: new, empty, or a phantom's own (default: the cache folder); "
+                         "a folder holding anything else is refused")
     ph.add_argument("--seed", type=int, default=0)
     ph.add_argument("--subjects", type=int, default=None, help="keep the first K subjects")
     ph.add_argument("--no-progress", action="store_true")
@@ -77,7 +80,7 @@ def register(subparsers) -> None:
         description="Prepare every clip of a dataset: face box on the onset, crop, x3 "
                     "magnification, TV-L1 flow image (224x224) and 68 landmarks on the apex.",
     )
-    pr.add_argument("--dataset", required=True, choices=("casme2", "samm", "phantom-casme2", "phantom-samm"))
+    pr.add_argument("--dataset", required=True, choices=DATASETS)
     pr.add_argument("--root", default=None, help="dataset root (optional for the phantom)")
     pr.add_argument("--cache", default=None, help="cache folder (default $MICROAU_CACHE/prep)")
     pr.add_argument("--workers", type=int, default=default_workers())

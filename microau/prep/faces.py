@@ -191,9 +191,9 @@ def template_in_box(box: FaceBox) -> np.ndarray:
 
 
 def _template_faces() -> list[np.ndarray]:
-    from microau.data.phantom import load_base_faces
+    from microau.data.base_faces import base_face_images
 
-    return [f.image for f in load_base_faces()]
+    return [img for _, img in base_face_images()]
 
 
 def _mirror_68() -> np.ndarray:

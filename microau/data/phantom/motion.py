@@ -1,0 +1,137 @@
+"""AU motion on a face: face-centred axes from 68 landmarks, FACS-like Gaussian displacement
+bumps per AU, and the small 2-D geometry helpers the renderer uses."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class FaceFrame:
+    """Face-centred axes from 68 landmarks: ``ex`` points from the image-left eye to the
+    image-right eye, ``ey`` is ``ex`` turned to point down the face; ``iod`` is the distance
+    between the eye centres."""
+
+    def __init__(self, lm: np.ndarray):
+        self.lm = np.asarray(lm, dtype=np.float64)
+        el, er = self.lm[36:42].mean(0), self.lm[42:48].mean(0)
+        d = er - el
+        self.iod = float(np.hypot(*d))
+        self.ex = d / self.iod
+        self.ey = np.array([-self.ex[1], self.ex[0]])
+        self.mid = self.lm[27:31].mean(0)
+
+    def side(self, p: np.ndarray) -> float:
+        """-1 on the image-left half of the face, +1 on the right."""
+        return -1.0 if float(np.dot(p - self.mid, self.ex)) < 0 else 1.0
+
+    def vec(self, p: np.ndarray, out: float = 0.0, up: float = 0.0) -> np.ndarray:
+        """Unit vector at ``p``: ``out`` away from the face midline, ``up`` towards the brow."""
+        v = out * self.side(p) * self.ex - up * self.ey
+        return v / max(1e-9, float(np.hypot(*v)))
+
+
+# AU -> bumps: (landmark indices averaged for the centre, offset (out, down) in IOD, direction
+# (out, up), weight, sigma in IOD). Mirrored bumps are listed for both sides. FACS-like motion:
+AU_BUMPS: dict[int, list[tuple[tuple[int, ...], tuple[float, float], tuple[float, float], float, float]]] = {
+    # AU1 inner brow raiser: inner brow ends up (slightly in)
+    1: [((21,), (0, 0), (-0.15, 1), 1.0, 0.16), ((20,), (0, 0), (-0.1, 1), 0.6, 0.14),
+        ((22,), (0, 0), (-0.15, 1), 1.0, 0.16), ((23,), (0, 0), (-0.1, 1), 0.6, 0.14)],
+    # AU2 outer brow raiser: outer brows up (slightly out)
+    2: [((18,), (0, 0), (0.15, 1), 1.0, 0.16), ((19,), (0, 0), (0.1, 1), 0.6, 0.14),
+        ((25,), (0, 0), (0.15, 1), 1.0, 0.16), ((24,), (0, 0), (0.1, 1), 0.6, 0.14)],
+    # AU4 brow lowerer: brows down and together
+    4: [((20, 21), (0, 0), (-0.8, -0.6), 1.0, 0.18), ((19,), (0, 0), (-0.5, -0.85), 0.6, 0.15),
+        ((22, 23), (0, 0), (-0.8, -0.6), 1.0, 0.18), ((24,), (0, 0), (-0.5, -0.85), 0.6, 0.15)],
+    # AU7 lid tightener: lower lids up
+    7: [((40, 41), (0, 0.03), (-0.2, 1), 1.0, 0.11), ((46, 47), (0, 0.03), (-0.2, 1), 1.0, 0.11)],
+    # AU12 lip corner puller: corners up and out
+    12: [((48,), (0, 0), (0.6, 0.8), 1.0, 0.17), ((54,), (0, 0), (0.6, 0.8), 1.0, 0.17)],
+    # AU14 dimpler: corners pulled in, dimple just outside them
+    14: [((48,), (0.08, 0), (-1, 0.1), 1.0, 0.13), ((54,), (0.08, 0), (-1, 0.1), 1.0, 0.13)],
+    # AU15 lip corner depressor: corners down (slightly out)
+    15: [((48,), (0, 0.04), (0.3, -0.95), 1.0, 0.15), ((54,), (0, 0.04), (0.3, -0.95), 1.0, 0.15),
+         ((58, 59), (0, 0), (0, -1), 0.4, 0.12), ((55, 56), (0, 0), (0, -1), 0.4, 0.12)],
+    # AU17 chin raiser: chin boss and lower lip pushed up
+    17: [((8,), (0, -0.05), (0, 1), 0.8, 0.2), ((57,), (0, 0), (0, 1), 1.0, 0.16),
+         ((8, 57), (0, 0), (0, 1), 1.0, 0.2)],
+    # nuisance, unselected -- AU6 cheek raiser: cheeks up, pushes the lower lid a little (like AU7)
+    6: [((40, 41), (0, 0.45), (0, 1), 1.0, 0.25), ((46, 47), (0, 0.45), (0, 1), 1.0, 0.25),
+        ((40, 41), (0, 0.03), (0, 1), 0.35, 0.11), ((46, 47), (0, 0.03), (0, 1), 0.35, 0.11)],
+    # AU9 nose wrinkler: nose wings up, inner brows pulled down a little (like AU4)
+    9: [((31,), (0, 0), (-0.3, 1), 1.0, 0.14), ((35,), (0, 0), (-0.3, 1), 1.0, 0.14),
+        ((28,), (0, 0), (0, 1), 0.5, 0.14), ((21,), (0, 0), (0, -1), 0.3, 0.14),
+        ((22,), (0, 0), (0, -1), 0.3, 0.14)],
+    # AU10 upper lip raiser
+    10: [((50,), (0, 0), (0, 1), 1.0, 0.14), ((52,), (0, 0), (0, 1), 1.0, 0.14),
+         ((49,), (0, 0), (0, 1), 0.5, 0.12), ((53,), (0, 0), (0, 1), 0.5, 0.12)],
+    # other unselected AUs, drawn only in clips with no selected AU (as in the real sheets)
+    5: [((37, 38), (0, 0), (0, 1), 1.0, 0.1), ((43, 44), (0, 0), (0, 1), 1.0, 0.1)],  # upper lid raiser
+    43: [((37, 38), (0, 0), (0, -1), 1.0, 0.1), ((43, 44), (0, 0), (0, -1), 1.0, 0.1)],  # eyes closed
+    16: [((57,), (0, 0), (0, -1), 1.0, 0.15), ((56,), (0, 0), (0, -1), 0.5, 0.12),
+         ((58,), (0, 0), (0, -1), 0.5, 0.12)],  # lower lip depressor
+    20: [((48,), (0, 0), (1, 0), 1.0, 0.15), ((54,), (0, 0), (1, 0), 1.0, 0.15)],  # lip stretcher
+    24: [((51,), (0, 0), (0, -1), 0.5, 0.12), ((57,), (0, 0), (0, 1), 1.0, 0.12)],  # lip presser
+    25: [((57,), (0, 0), (0, -1), 1.0, 0.15), ((51,), (0, 0), (0, 1), 0.4, 0.12)],  # lips part
+    26: [((8,), (0, 0), (0, -1), 1.0, 0.35), ((57,), (0, 0), (0, -1), 0.6, 0.2)],  # jaw drop
+}
+
+
+def au_bumps(au: int, lm: np.ndarray, side: str | None = None) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
+    """Gaussian bumps (centre, unit direction, weight, sigma px) of one AU on the face ``lm``.
+    ``side`` 'L' keeps the subject's left (image right) half only, 'R' the image-left half."""
+    ff = FaceFrame(lm)
+    out = []
+    for idx, (o_out, o_down), (d_out, d_up), w, s in AU_BUMPS[au]:
+        c = ff.lm[list(idx)].mean(0)
+        sd = ff.side(c)
+        if side == "L" and sd < 0 or side == "R" and sd > 0:
+            continue
+        c = c + ff.iod * (o_out * sd * ff.ex + o_down * ff.ey)
+        out.append((c, ff.vec(c, d_out, d_up), float(w), float(s) * ff.iod))
+    return out
+
+
+def displacement(qx: np.ndarray, qy: np.ndarray, bumps, amplitude: float, sigma_scale: float = 1.0):
+    """Forward displacement (dx, dy) at points (qx, qy) of a sum of Gaussian bumps whose
+    weight-1 peak is ``amplitude`` px."""
+    dx = np.zeros(qx.shape, np.float32)
+    dy = np.zeros(qx.shape, np.float32)
+    for c, v, w, s in bumps:
+        s = s * sigma_scale
+        r = 3.5 * s
+        # evaluate only where the bump matters (bounding box in q)
+        m = (np.abs(qx - c[0]) < r) & (np.abs(qy - c[1]) < r)
+        if not m.any():
+            continue
+        g = np.exp(-((qx[m] - c[0]) ** 2 + (qy[m] - c[1]) ** 2) / (2 * s * s)) * (w * amplitude)
+        dx[m] += (g * v[0]).astype(np.float32)
+        dy[m] += (g * v[1]).astype(np.float32)
+    return dx, dy
+
+
+def similarity(center, shift, rot_deg, scale) -> np.ndarray:
+    """2x3 forward matrix: rotate/scale about ``center`` then shift."""
+    a = np.deg2rad(rot_deg)
+    c, s = np.cos(a) * scale, np.sin(a) * scale
+    cx, cy = center
+    return np.array(
+        [[c, -s, cx - c * cx + s * cy + shift[0]], [s, c, cy - s * cx - c * cy + shift[1]]], np.float64
+    )
+
+
+def apply_affine(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    a = m[:, :2]
+    ai = np.linalg.inv(a)
+    return np.hstack([ai, (-ai @ m[:, 2])[:, None]])
+
+
+def sample_at(field_: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a 2-D array at (x, y) points."""
+    import cv2
+
+    p = np.asarray(pts, np.float32).reshape(-1, 1, 2)
+    return cv2.remap(field_, p[..., 0], p[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE).reshape(-1).astype(np.float64)
