@@ -58,6 +58,14 @@ class UnreadableFrameError(FileNotFoundError):
     """A frame file is missing or cannot be decoded."""
 
 
+class DamagedFrameError(UnreadableFrameError):
+    """A frame file decodes, but its data are damaged (truncated or corrupt); ``reason`` says how."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
+
+
 class NoFaceError(ValueError):
     """``strict`` preparation: dlib finds no face in the onset or the apex frame."""
 
@@ -187,17 +195,62 @@ class PreparedSet:
 # --------------------------------------------------------------------------- one clip
 
 
+JPEG_SOS = b"\xff\xda"  # start of scan: entropy-coded data follow
+JPEG_EOI = b"\xff\xd9"  # end of image
+
+
+def image_damage(data: bytes) -> str | None:
+    """Why an image file's bytes are damaged although OpenCV may decode them, or None.
+
+    OpenCV decodes a truncated JPEG to an image whose missing part is flat grey, and reports
+    success (libjpeg's warning goes to the C stderr only). Two checks catch this: a JPEG must hold
+    its end-of-image marker after its last start-of-scan marker (0xFF cannot begin a marker inside
+    the entropy-coded data, so a trailer or an embedded thumbnail does not fool this), and Pillow,
+    which refuses truncated data, must decode the whole image. A format Pillow does not know is
+    left to OpenCV alone. Damage that leaves every marker in place and the data decodable (bytes
+    overwritten inside the entropy-coded data) is not detected."""
+    import io
+
+    from PIL import Image, ImageFile
+
+    if data[:2] == b"\xff\xd8":
+        sos = data.rfind(JPEG_SOS)
+        if sos < 0 or data.rfind(JPEG_EOI) < sos:
+            return "the JPEG data end before the end-of-image marker (the file is truncated)"
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Exception:  # not a format Pillow knows: OpenCV's decoding decides
+        return None
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # another library relaxed Pillow; the marker check stands
+        return None
+    try:
+        img.load()
+    except Exception as err:  # OSError('image file is truncated ...'), SyntaxError, decoder errors
+        return f"its image data cannot be decoded in full ({type(err).__name__}: {err})"
+    return None
+
+
 def read_frame(path: Path, clip_id: str = "") -> np.ndarray:
-    """uint8 RGB [H, W, 3]; grey files are expanded to 3 channels."""
+    """uint8 RGB [H, W, 3]; grey files are expanded to 3 channels.
+
+    Strict: a missing file, one OpenCV cannot decode, and a damaged one (:func:`image_damage`)
+    raise :class:`UnreadableFrameError` naming the file (``on_unreadable='drop'`` in
+    :class:`PrepSettings` turns this into a counted drop of the clip)."""
     import cv2
 
     p = Path(path)
     where = f" (clip {clip_id})" if clip_id else ""
     if not p.is_file():
         raise UnreadableFrameError(f"frame file not found: {p}{where}")
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    data = p.read_bytes()
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if img is None:
         raise UnreadableFrameError(f"cannot decode image file {p}{where}")
+    damage = image_damage(data)
+    if damage:
+        raise DamagedFrameError(
+            f"damaged image file {p}{where}: {damage}; OpenCV would decode it with a flat grey part. "
+            "Restore the file from your copy of the data set", damage)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -307,6 +360,27 @@ def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: 
     }
 
 
+# array name -> (dtype, shape with S for the crop size); a cache entry must hold exactly these
+ENTRY_ARRAYS = {
+    "onset": ("uint8", ("S", "S", 3)), "apex": ("uint8", ("S", "S", 3)),
+    "magnified": ("uint8", ("S", "S", 3)), "flow": ("float16", ("S", "S", 2)),
+    "flow_image": ("uint8", ("S", "S", 3)), "landmarks": ("float32", (68, 2)),
+    "crop_box": ("float64", (3,)), "face_box": ("float64", (4,)), "fallback": ("<U", ()),
+}
+
+
+def _entry_problem(d: dict, st: PrepSettings) -> str | None:
+    """What is wrong with a cache entry's arrays (dtype, shape, non-finite values), or None."""
+    for name, (dtype, shape) in ENTRY_ARRAYS.items():
+        arr = d[name]
+        want = tuple(st.size if n == "S" else n for n in shape)
+        if not str(arr.dtype).startswith(dtype) or arr.shape != want:
+            return f"array {name!r} is {arr.dtype} {list(arr.shape)}, expected {dtype} {list(want)}"
+    if not np.all(np.isfinite(d["landmarks"])):
+        return "array 'landmarks' holds non-finite values"
+    return None
+
+
 def _extra_key(st: PrepSettings) -> dict:
     from microau.prep.faces import landmark_model_path
 
@@ -366,9 +440,12 @@ def prepare_clip(sample: Sample, settings: PrepSettings = PrepSettings(), cache_
     key = _cache.clip_key(settings.to_json(), [Path(sample.onset_path), Path(sample.apex_path)],
                           _extra_key(settings))
     path = _cache.cache_path(cdir, sample.dataset, sample.id, key)
-    d = _cache.load(path)
-    if d is not None:
+    d = _cache.load(path, set(ENTRY_ARRAYS))
+    if d is not None and _entry_problem(d, settings) is None:
         return _to_clip(sample, d, True, key)
+    if d is not None:
+        log.warning("preparation cache entry %s is damaged (%s); computing the clip again",
+                    path, _entry_problem(d, settings))
     d = _compute(sample, settings)
     _cache.save(path, d)
     return _to_clip(sample, d, False, key)
