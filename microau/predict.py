@@ -56,8 +56,8 @@ def read_image(path, label: str = "onset image") -> np.ndarray:
         return read_frame(p)
     except DamagedFrameError as err:
         raise UnreadableFrameError(
-            f"cannot read the {label} {p}: it is damaged ({err.reason}); OpenCV would decode it with a "
-            "flat grey part. Give an undamaged copy of the frame") from None
+            f"cannot read the {label} {p}: it is damaged ({err.reason}). Give an "
+            "undamaged copy of the frame") from None
     except UnreadableFrameError:
         raise UnreadableFrameError(
             f"cannot read the {label} {p}: OpenCV cannot decode it as an image "

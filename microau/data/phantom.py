@@ -41,7 +41,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -821,6 +820,8 @@ def write_phantom(like: str, out_dir, seed: int = 0, n_subjects: int | None = No
     """
     from tqdm.auto import tqdm
 
+    from ..prep.cache import make_staging_dir
+
     like = _norm_like(like)
     settings = settings or PhantomSettings()
     out = Path(out_dir)
@@ -832,7 +833,7 @@ def write_phantom(like: str, out_dir, seed: int = 0, n_subjects: int | None = No
             raise ValueError(f"n_subjects must be in 1..{len(plans)}, got {n_subjects}")
         plans = plans[:n_subjects]
     out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    stage = make_staging_dir(out.parent, f".{out.name}.partial-")  # umask applies, unlike mkdtemp
     try:
         _write_set(stage, like, seed, n_subjects, settings, plans, tqdm, progress)
         _publish(stage, out, like, seed, n_subjects, settings)

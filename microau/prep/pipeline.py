@@ -243,14 +243,15 @@ def read_frame(path: Path, clip_id: str = "") -> np.ndarray:
     if not p.is_file():
         raise UnreadableFrameError(f"frame file not found: {p}{where}")
     data = p.read_bytes()
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-    if img is None:
-        raise UnreadableFrameError(f"cannot decode image file {p}{where}")
     damage = image_damage(data)
     if damage:
         raise DamagedFrameError(
-            f"damaged image file {p}{where}: {damage}; OpenCV would decode it with a flat grey part. "
-            "Restore the file from your copy of the data set", damage)
+            f"damaged image file {p}{where}: {damage}. Restore the file from your copy of the data set",
+            damage)
+    # decoded from the bytes just checked; the same pixels as cv2.imread (EXIF orientation included)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    if img is None:
+        raise UnreadableFrameError(f"cannot decode image file {p}{where}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
