@@ -135,6 +135,13 @@ class HeldOutModel:
     checkpoint: Path
     held_out: str | None  # None: trained on every subject
     samples: list  # microau.data.types.Sample of the subject shown
+    runs_dir: Path
+
+    def report_dir(self, sample) -> Path:
+        """Where the demo writes the report of one of :attr:`samples`:
+        ``runs_dir/predict/<profile>/demo/<dataset>/<clip id>``."""
+        return (Path(self.runs_dir) / "predict" / self.cfg.profile / "demo" / self.cfg.dataset /
+                sample.id.replace("/", "_"))
 
     def describe(self) -> str:
         seen = (f"subject {self.held_out} held out of training; its clips below are unseen" if self.held_out
@@ -170,7 +177,8 @@ def held_out_model(cfg: Config, runs_dir, hold_out_subject: str | None = "last",
         held = resolve_held_out(subjects, hold_out_subject)
         checkpoint = ensure_checkpoint(cfg, runs_dir, held)
     shown = held if held is not None else subjects[-1]
-    return HeldOutModel(cfg, Path(checkpoint), held, [s for s in samples if s.subject == shown][:n_clips])
+    return HeldOutModel(cfg, Path(checkpoint), held, [s for s in samples if s.subject == shown][:n_clips],
+                        Path(runs_dir))
 
 
 def checkpoint_config(path, device: str = "cpu", data_root: dict | None = None) -> Config:
