@@ -5,6 +5,10 @@ The key is SHA-256 over: the cache format version, the preparation settings (eve
 for the learned magnifier, the bytes of its checkpoint. A changed setting, a changed frame or a
 changed model therefore gives a new key and a recomputation; a stale file is never read (it stays
 on disk until the cache directory is cleared). The file name also carries the clip id, for humans.
+
+Entries are written to a temporary name and renamed, with the permissions the user's umask gives.
+On reading, every array is decompressed in full (zip checks each one's CRC-32) and the caller's
+list of names is checked; a damaged entry is reported by path and computed again.
 """
 from __future__ import annotations
 

@@ -21,8 +21,10 @@ Fallbacks (each logged with the clip id, counted, and stored in ``PreparedSet.fa
   in the face box that this crop would have come from.
 * ``apex_resized``: the apex frame's size differs from the onset's; it is resized to it.
 
-A missing or unreadable frame raises :class:`UnreadableFrameError` naming the file and the clip
-(``on_unreadable='drop'`` instead leaves the clip out and records it in ``PreparedSet.dropped``).
+A missing, undecodable or damaged frame (a truncated JPEG, which OpenCV alone would decode with a
+flat grey part: :func:`image_damage`) raises :class:`UnreadableFrameError` naming the file and the
+clip (``on_unreadable='drop'`` instead leaves the clip out and records it in ``PreparedSet.dropped``).
+A damaged cache entry is computed again, with a warning naming the file.
 
 :func:`prepare_frames` runs the same steps on two frames already in memory (``microau predict``);
 with ``strict=True`` every fallback above is an error instead (:class:`NoFaceError`,
