@@ -1,5 +1,5 @@
 """Issue 14, files damaged the way a disk, a crash or a careless copy would: a truncated or partly
-zeroed preparation-cache entry, a truncated JPEG frame, a truncated video, a checkpoint that is
+zeroed preparation-cache entry, a truncated or partly zeroed JPEG frame, a truncated video, a checkpoint that is
 a pickle, and the permissions of what the cache holds. Each case ends in a clear error naming the
 file, a counted drop, or a recomputation with a warning; never a traceback."""
 from __future__ import annotations
@@ -109,6 +109,18 @@ def test_truncated_jpeg_is_refused_naming_the_file(sample, tmp_path):
     assert read_frame(png).shape == read_frame(sample.apex_path).shape
     with pytest.raises(UnreadableFrameError, match=r"damaged image file .*frame_cut\.png: .*truncated"):
         read_frame(_truncate(png, tmp_path / "frame_cut.png", 0.5))
+
+
+@pytest.mark.parametrize("start", [0.2, 0.5, 0.8])
+def test_jpeg_with_a_zeroed_block_is_refused(sample, tmp_path, start):
+    data = bytearray(Path(sample.apex_path).read_bytes())
+    at = int(len(data) * start)
+    data[at: at + 4096] = bytes(4096)  # markers intact, entropy-coded data overwritten
+    bad = tmp_path / "zeroed.jpg"
+    bad.write_bytes(bytes(data))
+    assert cv2.imread(str(bad)) is not None  # OpenCV alone decodes it
+    with pytest.raises(UnreadableFrameError, match=r"damaged image file .*zeroed\.jpg: libjpeg-turbo reports"):
+        read_frame(bad)
 
 
 def test_prepare_refuses_or_drops_a_clip_with_a_truncated_frame(phantom_root, tmp_path, capsys):

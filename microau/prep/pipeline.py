@@ -204,26 +204,45 @@ JPEG_EOI = b"\xff\xd9"  # end of image
 def image_damage(data: bytes) -> str | None:
     """Why an image file's bytes are damaged although OpenCV may decode them, or None.
 
-    OpenCV decodes a truncated JPEG to an image whose missing part is flat grey, and reports
-    success (libjpeg's warning goes to the C stderr only). Two checks catch this: a JPEG must hold
-    its end-of-image marker after its last start-of-scan marker (0xFF cannot begin a marker inside
-    the entropy-coded data, so a trailer or an embedded thumbnail does not fool this), and Pillow,
-    which refuses truncated data, must decode the whole image. A format Pillow does not know is
-    left to OpenCV alone. Damage that leaves every marker in place and the data decodable (bytes
-    overwritten inside the entropy-coded data) is not detected."""
-    import io
-
-    from PIL import Image, ImageFile
-
+    OpenCV decodes a truncated or partly overwritten JPEG and reports success; libjpeg's warning
+    ("Premature end of JPEG file", "Corrupt JPEG data") goes to the C stderr only, and the missing
+    part comes out flat grey. So a JPEG must hold its end-of-image marker after its last
+    start-of-scan marker (0xFF cannot begin a marker inside entropy-coded data, so a trailer or
+    an embedded thumbnail does not fool this), and libjpeg-turbo (``simplejpeg``, strict) must
+    decode it without a warning. Other formats must decode in full with Pillow, which refuses
+    truncated data; a format Pillow does not know is left to OpenCV alone."""
     if data[:2] == b"\xff\xd8":
         sos = data.rfind(JPEG_SOS)
         if sos < 0 or data.rfind(JPEG_EOI) < sos:
             return "the JPEG data end before the end-of-image marker (the file is truncated)"
+        return _jpeg_warning(data)
+    return _pillow_damage(data)
+
+
+def _jpeg_warning(data: bytes) -> str | None:
+    """libjpeg-turbo's first warning or error on a full, strict decode of a JPEG, or None."""
+    import simplejpeg
+
+    try:
+        space = simplejpeg.decode_jpeg_header(data)[2]
+        target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(space, "RGB")
+        simplejpeg.decode_jpeg(data, colorspace=target, strict=True)
+    except ValueError as err:
+        return f"libjpeg-turbo reports: {str(err).strip() or type(err).__name__}"
+    return None
+
+
+def _pillow_damage(data: bytes) -> str | None:
+    """Why Pillow cannot decode a (non-JPEG) image in full, or None (also for formats it does not know)."""
+    import io
+
+    from PIL import Image, ImageFile
+
     try:
         img = Image.open(io.BytesIO(data))
     except Exception:  # not a format Pillow knows: OpenCV's decoding decides
         return None
-    if ImageFile.LOAD_TRUNCATED_IMAGES:  # another library relaxed Pillow; the marker check stands
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # another library relaxed Pillow: it cannot judge
         return None
     try:
         img.load()
