@@ -93,9 +93,9 @@ def _refusal(path: Path, err: BaseException) -> str:
     """Why ``torch.load(weights_only=True)`` refused ``path``, in our words: PyTorch's own message
     suggests ``weights_only=False``, advice microau must not relay."""
     text = str(err)
-    if "Weights only load failed" in text or type(err).__name__ == "UnpicklingError":
-        found = re.search(r"GLOBAL\s+([\w.]+)", text)
-        what = f" (it refers to {found.group(1)})" if found else ""
+    found = re.search(r"GLOBAL\s+([\w.]+)", text)
+    if "Weights only load failed" in text and found:  # a pickle that refers to a class or function
+        what = f" (it refers to {found.group(1)})"
         return (f"{path} is not a microau checkpoint: it holds pickled Python objects{what}, such as a "
                 "whole model saved with torch.save(model) or a file made to run code when it is opened. "
                 "torch.load(weights_only=True) cannot read it, and microau never unpickles such a "

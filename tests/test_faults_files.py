@@ -209,6 +209,12 @@ def test_truncated_checkpoint_is_called_damaged(tmp_path):
     _truncate(path, path, 0.5)
     with pytest.raises(CheckpointError, match=r"model\.pt is a damaged or truncated PyTorch file"):
         load_checkpoint(path)
+    noise = tmp_path / "noise.pt"  # PyTorch's weights-only reader gives its hint for any bad pickle
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8).tobytes())
+    with pytest.raises(CheckpointError, match=r"noise\.pt is not a microau checkpoint: .*not a file written by "
+                                              r"torch\.save") as info:
+        load_checkpoint(noise)
+    assert "likely succeed" not in str(info.value) and "weights_only=False" not in str(info.value)
 
 
 def test_cache_folders_are_made_with_the_users_umask(tmp_path, umask_022):
