@@ -383,3 +383,102 @@ def cooccurrence(panels: list[tuple[str, pd.DataFrame]]) -> "Figure":
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return _close(fig)
+
+
+def prediction_overlay(pred) -> "Figure":
+    """The overlay ``microau predict --out`` writes for a :class:`microau.predict.Prediction`: the
+    magnified apex crop with landmarks, the flow image, the AU probabilities (Eq. 7), GDA's W_d
+    (Eq. 5), and per AU the PTA weights (Eq. 2) summed per patch token (Eq. 1)."""
+    import math
+
+    from matplotlib.figure import Figure
+
+    from .aus import AU_LANDMARKS
+
+    c = pred.prepared
+    n_aus = len(pred.aus)
+    ncols = 4
+    nrows = 1 + math.ceil(n_aus / ncols)
+    fig = Figure(figsize=(3.0 * ncols, 3.1 * nrows), dpi=100)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    S = pred.image_size
+    lm = c.landmarks
+    au_pts = sorted({j for a in pred.aus for j in AU_LANDMARKS.get(a, ())})
+
+    def face(ax, img, title, grey=False):
+        ax.imshow(img.mean(-1) if grey else img, cmap="gray" if grey else None, extent=(0, S, S, 0),
+                  vmin=0, vmax=255)
+        ax.set_xlim(0, S)
+        ax.set_ylim(S, 0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=9)
+
+    def grid_lines(ax, color="white"):
+        h, w = pred.grid
+        for k in range(1, w):
+            ax.axvline(k * S / w, color=color, lw=0.5, alpha=0.6)
+        for k in range(1, h):
+            ax.axhline(k * S / h, color=color, lw=0.5, alpha=0.6)
+
+    ax = axes[0, 0]
+    face(ax, c.magnified, "magnified apex crop, 68 landmarks\n(red: Table I AU landmarks)")
+    ax.scatter(lm[:, 0], lm[:, 1], s=4, c="white")
+    ax.scatter(lm[au_pts, 0], lm[au_pts, 1], s=8, c="red")
+    grid_lines(ax)
+    ax = axes[0, 1]
+    face(ax, c.flow_image, "flow image (onset -> magnified apex)")
+    ax.scatter(lm[:, 0], lm[:, 1], s=3, c="white", alpha=0.7)
+
+    names = [f"AU{a}" for a in pred.aus]
+    y = np.arange(n_aus)
+    ax = axes[0, 2]
+    ax.barh(y, pred.probs, color=["#d62728" if p > pred.threshold else "#7f7f7f" for p in pred.probs])
+    ax.axvline(pred.threshold, color="k", lw=0.8, ls="--")
+    ax.set_xlim(0, 1)
+    ax.set_yticks(y, names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_title("P(active), Eq. 7 (red: p > 0.5)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax = axes[0, 3]
+    if pred.dependency is not None:
+        ax.barh(y, pred.dependency, color="#1f77b4")
+        ax.set_xlim(0, max(1e-6, float(np.max(pred.dependency))) * 1.15)
+        ax.set_yticks(y, names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title("GDA dependency weights W_d (Eq. 5)", fontsize=9)
+        ax.tick_params(labelsize=8)
+    else:
+        ax.axis("off")
+        ax.set_title("no GDA dependency weights\n(this variant has no GDA)", fontsize=9)
+
+    for n, a in enumerate(pred.aus):
+        ax = axes[1 + n // ncols, n % ncols]
+        p = pred.probs[n]
+        face(ax, c.magnified, f"AU{a}: p = {p:.2f}{' (active)' if p > pred.threshold else ''}", grey=True)
+        heat = pred.token_map(n)
+        if heat is not None:
+            # tokens without any of the AU's landmarks stay uncoloured
+            im = ax.imshow(np.ma.masked_equal(heat, 0.0), extent=(0, S, S, 0), cmap="magma", alpha=0.6, vmin=0,
+                           vmax=max(1e-6, float(heat.max())), interpolation="nearest")
+            cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+            cb.ax.tick_params(labelsize=7)
+        else:
+            ax.set_title(ax.get_title() + "\n(no PTA weights in this variant)", fontsize=9)
+        pts = list(AU_LANDMARKS.get(a, ()))
+        ax.scatter(lm[pts, 0], lm[pts, 1], s=10, c="cyan", edgecolors="k", linewidths=0.3)
+        grid_lines(ax, "white")
+    for k in range(n_aus, (nrows - 1) * ncols):
+        axes[1 + k // ncols, k % ncols].axis("off")
+
+    if pred.emotion is not None:
+        sc = "  ".join(f"{k} {v:.2f}" for k, v in pred.emotion_scores.items())
+        emo = f"emotion (Eq. 13): {pred.emotion}  [{sc}]"
+    else:
+        emo = "emotion: unavailable for this variant (no text tower)"
+    ck = pred.checkpoint
+    fig.suptitle(f"{ck.get('variant')} model, {ck.get('profile')} profile, trained on {ck.get('dataset')} · "
+                 f"active: {', '.join(f'AU{a}' for a in pred.active) or 'none'} · {emo}\n"
+                 "PTA weights (Eq. 2) summed per patch token over each AU's landmarks (cyan)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / nrows))
+    return fig

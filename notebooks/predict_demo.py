@@ -54,37 +54,18 @@ from IPython.display import Image, Markdown, display
 from myst_nb import glue
 
 from microau import predict, report
+from microau.data.registry import is_phantom
+from microau.train import final
 
 logging.getLogger("microau").setLevel(logging.WARNING)
 runs = report.resolve_runs_dir(runs_dir)
-
-
-def clips_for(cfg, held):
-    samples = report.load_dataset_samples(cfg)
-    subjects = sorted({s.subject for s in samples})
-    held = subjects[-1] if held == "last" else held
-    shown = held if held is not None else subjects[-1]
-    return held, [s for s in samples if s.subject == shown][:n_clips]
-
-
-jobs = []  # (config, checkpoint path, held-out subject or None, samples to predict)
 if checkpoint:
-    loaded = predict.load_checkpoint(checkpoint, device)
-    held = (loaded.info.get("training") or {}).get("held_out_subject")
-    cfg = loaded.cfg.replace(device=device, data_root=(data_root or {}).get(loaded.cfg.base_dataset)
-                             if not report.is_phantom(loaded.cfg.dataset) else None)
-    jobs.append((cfg, checkpoint, *clips_for(cfg, held or None)))
+    configs = [final.checkpoint_config(checkpoint, device, data_root)]
 else:
-    for dataset in datasets:
-        cfg = report.make_run_config(profile, "full", dataset, data_root, device)
-        report.ensure_data(dataset, profile)
-        held, samples = clips_for(cfg, hold_out_subject)
-        jobs.append((cfg, predict.ensure_checkpoint(cfg, runs, held), held, samples))
-
-for cfg, path, held, samples in jobs:
-    seen = (f"subject {held} held out of training; its clips below are unseen" if held else
-            "trained on every subject: the clips below were part of its training data")
-    display(Markdown(f"**{cfg.dataset}**, profile {cfg.profile}: checkpoint `{path}` ({seen})."))
+    configs = [report.make_run_config(profile, "full", dataset, data_root, device) for dataset in datasets]
+models = [final.held_out_model(cfg, runs, hold_out_subject, n_clips, checkpoint) for cfg in configs]
+for m in models:
+    display(Markdown(m.describe()))
 
 # %% [markdown]
 # ## Predictions
@@ -97,24 +78,16 @@ for cfg, path, held, samples in jobs:
 
 # %%
 rows, first = [], None
-for cfg, path, held, samples in jobs:
-    loaded = predict.load_checkpoint(path, device)
-    for s in samples:
+for m in models:
+    loaded = predict.load_checkpoint(m.checkpoint, device)
+    for s in m.samples:
         pred = predict.predict_images(loaded, s.onset_path, s.apex_path)
-        out_dir = runs / "predict" / cfg.profile / "demo" / cfg.dataset / s.id.replace("/", "_")
-        _, png = predict.write_report(pred, out_dir)
-        display(Markdown(f"### {cfg.dataset} · clip {s.id}"))
+        _, png = predict.write_report(pred, m.report_dir(s))
+        display(Markdown(f"### {m.cfg.dataset} · clip {s.id}"))
         print(pred.format_text())
         display(Image(filename=str(png)))
         first = first or png
-        coded = [a for a in loaded.aus if a in s.aus]
-        rows.append({
-            "data set": cfg.dataset, "clip": s.id,
-            "AUs coded (sheet)": ", ".join(f"AU{a}" for a in coded) or "none",
-            "AUs predicted active": ", ".join(f"AU{a}" for a in pred.active) or "none",
-            "emotion coded (3-class)": s.emotion3 or "outside the 3 classes",
-            "emotion guessed (Eq. 13)": pred.emotion or "unavailable",
-        })
+        rows.append({"data set": m.cfg.dataset, **predict.sheet_comparison(pred, s)})
 glue("predict_overlay", Image(filename=str(first)), display=False)
 
 # %% [markdown]
@@ -136,7 +109,7 @@ summary = pd.DataFrame(rows)
 display(summary)
 agree = sum(r["AUs coded (sheet)"] == r["AUs predicted active"] for r in rows)
 display(Markdown(f"The predicted set of active AUs equals the coded set on {agree} of {len(rows)} clip(s)."))
-if any(cfg.dataset.startswith("phantom-") for cfg, *_ in jobs):
+if any(is_phantom(m.cfg.dataset) for m in models):
     display(Markdown("These models were trained on the phantom (simulated clips): their outputs on real "
                      "faces mean nothing. Train on your licensed CASME II or SAMM copy "
                      "(`microau train-final --dataset casme2 --root DIR`) to apply the model to real clips."))

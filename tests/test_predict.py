@@ -1,6 +1,7 @@
 """``microau train-final`` and ``microau predict``: a smoke-profile model trained on three phantom
 subjects (one epoch), saved, read back with weights_only=True and applied to a clip of the fourth;
-the same probabilities as the training pipeline; image and video input; every error message."""
+the same probabilities as the training pipeline; image and video input; every error message; the
+checkpoint cache of the demo; the one PTA token map."""
 from __future__ import annotations
 
 import json
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from microau import checkpoint as ckpt
 from microau import predict as pr
-from microau.aus import DATASET_AUS
+from microau.aus import AU_LANDMARKS, DATASET_AUS
 from microau.cli import main
 from microau.data.loading import load_samples
 from microau.data.phantom import ensure_phantom
@@ -276,3 +278,68 @@ def test_cli_errors_exit_2_without_traceback(checkpoint, clip, video, tmp_path, 
     rc = main(["train-final", "--profile", "smoke", "--hold-out-subject", "sub99", "--out",
                str(tmp_path / "m.pt"), "--no-progress"])
     assert rc == 2 and "'sub99' is not a subject of phantom-casme2" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_commands_come_from_predict_cli():
+    from microau import predict_cli
+    from microau.cli import build_parser
+
+    args = build_parser().parse_args(["predict", "--checkpoint", "m.pt", "--onset", "a", "--apex", "b"])
+    assert args.func is predict_cli._predict_main
+    args = build_parser().parse_args(["train-final", "--out", "m.pt"])
+    assert args.func is predict_cli._train_final_main and args.dataset == "phantom-casme2"
+    assert pr.load_checkpoint is ckpt.load_checkpoint and pr.CheckpointError is ckpt.CheckpointError
+
+
+def test_checkpoint_is_written_atomically(checkpoint, loaded, tmp_path):
+    out = tmp_path / "sub" / "copy.pt"
+    ckpt.save_checkpoint(loaded.model, out, loaded.prep.to_json(), "phantom", {"note": 1})
+    assert [p.name for p in out.parent.iterdir()] == ["copy.pt"]  # no partial file left
+    again = _raw(out)
+    assert again["note"] == 1 and again["format"] == ckpt.CHECKPOINT_FORMAT
+    for k, v in _raw(checkpoint)["state_dict"].items():
+        assert torch.equal(v, again["state_dict"][k])
+
+
+def test_token_map_is_report_s_and_sums_landmark_weights(image_prediction):
+    """One token-map function (model/tokens.py); report's copy gives the same maps."""
+    from microau import report
+    from microau.model.tokens import au_token_index, pta_token_map
+
+    pred = image_prediction
+    rng = np.random.default_rng(0)
+    for n, au in enumerate(pred.aus):
+        w = rng.random(pred.token_weights.shape[1]).astype(np.float32)
+        ours = pta_token_map(w, pred.prepared.landmarks, au, pred.image_size, pred.grid)
+        theirs = report.pta_token_map(w, pred.prepared.landmarks, au, pred.image_size, pred.grid)
+        np.testing.assert_array_equal(ours, theirs)
+        k = len(AU_LANDMARKS[au])
+        assert ours.shape == pred.grid and ours.sum() == pytest.approx(float(w[:k].astype(np.float64).sum()))
+        tok = au_token_index(pred.prepared.landmarks, au, pred.image_size, pred.grid)
+        assert set(np.flatnonzero(ours.ravel())) <= set(tok.tolist())
+
+
+def test_ensure_checkpoint_reads_back_and_replaces_a_damaged_file(tmp_path, caplog):
+    from microau.config import make_config
+    from microau.train.final import checkpoint_path, ensure_checkpoint, held_out_model
+
+    cfg = make_config("smoke", "full", dataset="phantom-casme2", epochs=1, n_subjects=2)
+    path = ensure_checkpoint(cfg, tmp_path, "sub02")
+    assert path == checkpoint_path(cfg, tmp_path, "sub02") and path.name.startswith("phantom-casme2-full-without-sub02-")
+    first = _raw(path)
+    stamp = path.stat().st_mtime_ns
+    assert ensure_checkpoint(cfg, tmp_path, "sub02") == path and path.stat().st_mtime_ns == stamp  # read back
+    path.write_bytes(path.read_bytes()[:1000])  # a copy cut short
+    with caplog.at_level("WARNING", logger="microau"):
+        assert ensure_checkpoint(cfg, tmp_path, "sub02") == path
+    assert any("damaged or truncated" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
+    again = _raw(path)  # trained again: the same seed gives the same tensors
+    assert all(torch.equal(v, again["state_dict"][k]) for k, v in first["state_dict"].items())
+    demo = held_out_model(cfg, tmp_path, "last", n_clips=2)
+    assert demo.held_out == "sub02" and demo.checkpoint == path
+    assert len(demo.samples) == 2 and {s.subject for s in demo.samples} == {"sub02"}
+    with pytest.raises(ValueError, match="'sub99' is not a subject"):
+        held_out_model(cfg, tmp_path, "sub99")

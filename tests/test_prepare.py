@@ -258,6 +258,39 @@ def test_unreadable_frames_raise_naming_the_file_or_are_dropped(samples, tmp_pat
     assert set(ps.dropped) == {s_bad.id, s_missing.id} and "broken.jpg" in ps.dropped[s_bad.id]
 
 
+def test_frames_decode_as_imread_and_whole_files_are_not_called_damaged(samples, tmp_path):
+    """read_frame decodes the bytes it checked: the pixels of cv2.imread, EXIF rotation included;
+    a trailer after the end-of-image marker or an EXIF thumbnail is not damage."""
+    from PIL import Image
+
+    for s in samples[:4]:
+        ref = cv2.cvtColor(cv2.imread(str(s.apex_path)), cv2.COLOR_BGR2RGB)
+        assert np.array_equal(pipeline.read_frame(s.apex_path), ref)
+    img = Image.fromarray(_texture(1, 64).astype(np.uint8)).convert("RGB").resize((60, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate by 90 degrees to display
+    rotated = tmp_path / "rotated.jpg"
+    img.save(rotated, exif=exif)
+    frame = pipeline.read_frame(rotated)
+    assert frame.shape == (60, 40, 3)
+    assert np.array_equal(frame, cv2.cvtColor(cv2.imread(str(rotated)), cv2.COLOR_BGR2RGB))
+    trailer = tmp_path / "trailer.jpg"
+    trailer.write_bytes(Path(samples[0].apex_path).read_bytes() + b"camera trailer \x00\x01")
+    assert pipeline.image_damage(trailer.read_bytes()) is None
+    assert np.array_equal(pipeline.read_frame(trailer), pipeline.read_frame(samples[0].apex_path))
+    # a thumbnail in an application segment holds its own start-of-scan and end-of-image markers
+    small = tmp_path / "small.jpg"
+    img.save(small)
+    payload = small.read_bytes()
+    whole = Path(samples[0].apex_path).read_bytes()
+    data = whole[:2] + b"\xff\xef" + (len(payload) + 2).to_bytes(2, "big") + payload + whole[2:]
+    with_thumb = tmp_path / "with_thumb.jpg"
+    with_thumb.write_bytes(data)
+    assert pipeline.image_damage(data) is None
+    assert np.array_equal(pipeline.read_frame(with_thumb), pipeline.read_frame(samples[0].apex_path))
+    assert "truncated" in pipeline.image_damage(data[: len(data) // 2])
+
+
 def test_template_shape_is_a_face():
     t = faces.template_landmarks()
     assert t.shape == (68, 2)

@@ -34,3 +34,27 @@ def au_landmark_table(aus: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]
         index[n, : len(points)] = torch.tensor(points)
         mask[n, : len(points)] = True
     return index, mask
+
+
+def au_token_index(landmarks, au: int, image_size: int, grid_hw: tuple[int, int]):
+    """Eq. 1 for the Table I landmarks of one AU of one clip: numpy landmarks [68, 2] (x, y)
+    flow-image pixels -> flat token index per landmark, numpy int [L_au] (duplicates kept)."""
+    import numpy as np
+
+    points = list(AU_LANDMARKS[au])
+    pts = torch.as_tensor(np.asarray(landmarks, dtype=np.float32)[points])
+    return landmark_token_index(pts, (image_size, image_size), grid_hw).numpy()
+
+
+def pta_token_map(weights, landmarks, au: int, image_size: int, grid_hw: tuple[int, int]):
+    """PTA weights W^n_j (Eq. 2) of one AU of one clip summed per patch token (Eq. 1): numpy [h, w].
+
+    ``weights`` holds one weight per Table I landmark of ``au`` (entries past them, the padding of
+    the model's output, are ignored); ``landmarks`` are the clip's 68 (x, y) flow-image pixels.
+    Tokens that none of the AU's landmarks fall in are 0."""
+    import numpy as np
+
+    tok = au_token_index(landmarks, au, image_size, grid_hw)
+    out = np.zeros(grid_hw[0] * grid_hw[1])
+    np.add.at(out, tok, np.asarray(weights, dtype=np.float64)[: len(tok)])
+    return out.reshape(grid_hw)

@@ -21,8 +21,10 @@ Fallbacks (each logged with the clip id, counted, and stored in ``PreparedSet.fa
   in the face box that this crop would have come from.
 * ``apex_resized``: the apex frame's size differs from the onset's; it is resized to it.
 
-A missing or unreadable frame raises :class:`UnreadableFrameError` naming the file and the clip
-(``on_unreadable='drop'`` instead leaves the clip out and records it in ``PreparedSet.dropped``).
+A missing, undecodable or damaged frame (a truncated JPEG, which OpenCV alone would decode with a
+flat grey part: :func:`image_damage`) raises :class:`UnreadableFrameError` naming the file and the
+clip (``on_unreadable='drop'`` instead leaves the clip out and records it in ``PreparedSet.dropped``).
+A damaged cache entry is computed again, with a warning naming the file.
 
 :func:`prepare_frames` runs the same steps on two frames already in memory (``microau predict``);
 with ``strict=True`` every fallback above is an error instead (:class:`NoFaceError`,
@@ -56,6 +58,14 @@ _COUNT_LOCK = threading.Lock()
 
 class UnreadableFrameError(FileNotFoundError):
     """A frame file is missing or cannot be decoded."""
+
+
+class DamagedFrameError(UnreadableFrameError):
+    """A frame file decodes, but its data are damaged (truncated or corrupt); ``reason`` says how."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
 
 
 class NoFaceError(ValueError):
@@ -187,15 +197,80 @@ class PreparedSet:
 # --------------------------------------------------------------------------- one clip
 
 
+JPEG_SOS = b"\xff\xda"  # start of scan: entropy-coded data follow
+JPEG_EOI = b"\xff\xd9"  # end of image
+
+
+def image_damage(data: bytes) -> str | None:
+    """Why an image file's bytes are damaged although OpenCV may decode them, or None.
+
+    OpenCV decodes a truncated or partly overwritten JPEG and reports success; libjpeg's warning
+    ("Premature end of JPEG file", "Corrupt JPEG data") goes to the C stderr only, and the missing
+    part comes out flat grey. So a JPEG must hold its end-of-image marker after its last
+    start-of-scan marker (0xFF cannot begin a marker inside entropy-coded data, so a trailer or
+    an embedded thumbnail does not fool this), and libjpeg-turbo (``simplejpeg``, strict) must
+    decode it without a warning. Other formats must decode in full with Pillow, which refuses
+    truncated data; a format Pillow does not know is left to OpenCV alone."""
+    if data[:2] == b"\xff\xd8":
+        sos = data.rfind(JPEG_SOS)
+        if sos < 0 or data.rfind(JPEG_EOI) < sos:
+            return "the JPEG data end before the end-of-image marker (the file is truncated)"
+        return _jpeg_warning(data)
+    return _pillow_damage(data)
+
+
+def _jpeg_warning(data: bytes) -> str | None:
+    """libjpeg-turbo's first warning or error on a full, strict decode of a JPEG, or None."""
+    import simplejpeg
+
+    try:
+        space = simplejpeg.decode_jpeg_header(data)[2]
+        target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(space, "RGB")
+        simplejpeg.decode_jpeg(data, colorspace=target, strict=True)
+    except ValueError as err:
+        return f"libjpeg-turbo reports: {str(err).strip() or type(err).__name__}"
+    return None
+
+
+def _pillow_damage(data: bytes) -> str | None:
+    """Why Pillow cannot decode a (non-JPEG) image in full, or None (also for formats it does not know)."""
+    import io
+
+    from PIL import Image, ImageFile
+
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Exception:  # not a format Pillow knows: OpenCV's decoding decides
+        return None
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # another library relaxed Pillow: it cannot judge
+        return None
+    try:
+        img.load()
+    except Exception as err:  # OSError('image file is truncated ...'), SyntaxError, decoder errors
+        return f"its image data cannot be decoded in full ({type(err).__name__}: {err})"
+    return None
+
+
 def read_frame(path: Path, clip_id: str = "") -> np.ndarray:
-    """uint8 RGB [H, W, 3]; grey files are expanded to 3 channels."""
+    """uint8 RGB [H, W, 3]; grey files are expanded to 3 channels.
+
+    Strict: a missing file, one OpenCV cannot decode, and a damaged one (:func:`image_damage`)
+    raise :class:`UnreadableFrameError` naming the file (``on_unreadable='drop'`` in
+    :class:`PrepSettings` turns this into a counted drop of the clip)."""
     import cv2
 
     p = Path(path)
     where = f" (clip {clip_id})" if clip_id else ""
     if not p.is_file():
         raise UnreadableFrameError(f"frame file not found: {p}{where}")
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    data = p.read_bytes()
+    damage = image_damage(data)
+    if damage:
+        raise DamagedFrameError(
+            f"damaged image file {p}{where}: {damage}. Restore the file from your copy of the data set",
+            damage)
+    # decoded from the bytes just checked; the same pixels as cv2.imread (EXIF orientation included)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if img is None:
         raise UnreadableFrameError(f"cannot decode image file {p}{where}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -307,6 +382,27 @@ def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: 
     }
 
 
+# array name -> (dtype, shape with S for the crop size); a cache entry must hold exactly these
+ENTRY_ARRAYS = {
+    "onset": ("uint8", ("S", "S", 3)), "apex": ("uint8", ("S", "S", 3)),
+    "magnified": ("uint8", ("S", "S", 3)), "flow": ("float16", ("S", "S", 2)),
+    "flow_image": ("uint8", ("S", "S", 3)), "landmarks": ("float32", (68, 2)),
+    "crop_box": ("float64", (3,)), "face_box": ("float64", (4,)), "fallback": ("<U", ()),
+}
+
+
+def _entry_problem(d: dict, st: PrepSettings) -> str | None:
+    """What is wrong with a cache entry's arrays (dtype, shape, non-finite values), or None."""
+    for name, (dtype, shape) in ENTRY_ARRAYS.items():
+        arr = d[name]
+        want = tuple(st.size if n == "S" else n for n in shape)
+        if not str(arr.dtype).startswith(dtype) or arr.shape != want:
+            return f"array {name!r} is {arr.dtype} {list(arr.shape)}, expected {dtype} {list(want)}"
+    if not np.all(np.isfinite(d["landmarks"])):
+        return "array 'landmarks' holds non-finite values"
+    return None
+
+
 def _extra_key(st: PrepSettings) -> dict:
     from microau.prep.faces import landmark_model_path
 
@@ -366,9 +462,12 @@ def prepare_clip(sample: Sample, settings: PrepSettings = PrepSettings(), cache_
     key = _cache.clip_key(settings.to_json(), [Path(sample.onset_path), Path(sample.apex_path)],
                           _extra_key(settings))
     path = _cache.cache_path(cdir, sample.dataset, sample.id, key)
-    d = _cache.load(path)
-    if d is not None:
+    d = _cache.load(path, set(ENTRY_ARRAYS))
+    if d is not None and _entry_problem(d, settings) is None:
         return _to_clip(sample, d, True, key)
+    if d is not None:
+        log.warning("preparation cache entry %s is damaged (%s); computing the clip again",
+                    path, _entry_problem(d, settings))
     d = _compute(sample, settings)
     _cache.save(path, d)
     return _to_clip(sample, d, False, key)
