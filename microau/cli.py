@@ -14,7 +14,7 @@ _COMMAND_MODULES = (
     "microau.prep.cli",
     "microau.train.cli",
     "microau.reproduce",
-    "microau.predict",
+    "microau.predict_cli",
 )
 
 

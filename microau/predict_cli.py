@@ -12,11 +12,10 @@ from __future__ import annotations
 
 
 def _train_final_main(args) -> int:
-    from .config import make_config
+    from .cli_args import configs_from_args
     from .train.final import train_final
 
-    cfg = make_config(args.profile, args.variant, dataset=args.dataset, data_root=args.root,
-                      device=args.device, epochs=args.epochs, n_subjects=args.subjects)
+    (cfg,) = configs_from_args(args, [args.variant], [args.dataset])
     path = train_final(cfg, args.out, hold_out_subject=args.hold_out_subject, workers=args.workers,
                        progress=not args.no_progress)
     held = f", subject {args.hold_out_subject} held out" if args.hold_out_subject else ""
@@ -40,6 +39,7 @@ def _predict_main(args) -> int:
     if video and (args.video is None or args.onset_frame is None or args.apex_frame is None):
         raise ValueError(f"--video needs --onset-frame and --apex-frame: {usage}")
     loaded = load_checkpoint(args.checkpoint, device=args.device)
+    loaded = _with_magnifier(loaded, args.magnify, args.magnify_checkpoint)
     if images:
         pred = predict_images(loaded, args.onset, args.apex)
     else:
@@ -51,10 +51,27 @@ def _predict_main(args) -> int:
     return 0
 
 
+def _with_magnifier(loaded, magnify: str | None, checkpoint: str | None):
+    """The checkpoint's preparation, with the learned magnifier's weights found where this
+    machine keeps them. The magnifier itself must be the one the model was trained with."""
+    import dataclasses
+
+    prep = loaded.prep
+    if magnify is not None and magnify != prep.magnify:
+        raise ValueError(f"--magnify {magnify}: this model was trained on flow magnified with "
+                         f"'{prep.magnify}'; predicting with another magnifier would feed it inputs "
+                         "unlike its training data (leave --magnify out to use the trained one)")
+    if checkpoint:
+        if prep.magnify != "learned":
+            raise ValueError(f"--magnify-checkpoint is for a model trained with --magnify learned; "
+                             f"this one was trained with '{prep.magnify}'")
+        loaded = dataclasses.replace(loaded, prep=dataclasses.replace(prep, learned_checkpoint=checkpoint))
+    return loaded
+
+
 def register(sub) -> None:
     """Add ``train-final`` and ``predict`` to the ``microau`` sub-command parser ``sub``."""
-    from .config import PROFILES, VARIANTS
-    from .data.registry import DATASETS
+    from .cli_args import add_run_args
     from .predict import OVERLAY_FILE, REPORT_FILE
 
     t = sub.add_parser(
@@ -62,19 +79,11 @@ def register(sub) -> None:
         description="Train one model on all clips of a data set (optionally all subjects but one) "
                     "and save a checkpoint with its config, AU list and preparation settings, for "
                     "`microau predict`.")
-    t.add_argument("--dataset", default="phantom-casme2", choices=DATASETS)
-    t.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    t.add_argument("--variant", default="full", choices=sorted(VARIANTS), metavar="VARIANT",
-                   help="'full' or a table row, e.g. table2/lsi_only (see microau.config.VARIANTS)")
+    add_run_args(t)
     t.add_argument("--out", required=True, help="checkpoint file to write, e.g. model.pt")
-    t.add_argument("--root", default=None, help="dataset root (required for casme2/samm)")
-    t.add_argument("--device", default=None, help="cpu (default) or cuda")
-    t.add_argument("--epochs", type=int, default=None, help="override the profile's epoch count")
-    t.add_argument("--subjects", type=int, default=None, help="keep only the first K subjects")
     t.add_argument("--hold-out-subject", default=None, metavar="SUBJECT",
                    help="leave this subject out of training (e.g. sub26), to try predict on unseen clips")
     t.add_argument("--workers", type=int, default=None, help="preparation threads")
-    t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train_final_main)
 
     p = sub.add_parser(
@@ -92,4 +101,9 @@ def register(sub) -> None:
     p.add_argument("--apex-frame", type=int, default=None, metavar="J", help="apex frame index (0-based)")
     p.add_argument("--out", default=None, metavar="DIR", help=f"write {REPORT_FILE} and {OVERLAY_FILE} here")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--magnify", default=None, choices=("linear", "learned", "none"),
+                   help="must be the magnifier the model was trained with (default: the checkpoint's)")
+    p.add_argument("--magnify-checkpoint", default=None, metavar="PATH",
+                   help="where the learned magnifier's weights are on this machine, for a model "
+                        "trained with --magnify learned")
     p.set_defaults(func=_predict_main)

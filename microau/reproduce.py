@@ -100,11 +100,20 @@ def execute_notebooks(names, parameters: dict, book_dir: Path, root: Path | None
 
 
 def train_pages(names, parameters: dict, args) -> int:
-    """Train every unfinished run the pages ``names`` show; returns how many were trained."""
+    """Train every unfinished run the pages ``names`` show, and the held-out models of the
+    prediction page; returns how many LOSO runs were trained."""
     configs = cli_args.configs_from_args(
         args, list(dict.fromkeys(v for n in names for v in notebook_variants(n))), parameters["datasets"])
-    return ensure_runs(configs, parameters["runs_dir"], executor=args.executor, jobs=args.jobs,
-                       ray_address=args.ray_address, progress=not args.no_progress)
+    n = ensure_runs(configs, parameters["runs_dir"], executor=args.executor, jobs=args.jobs,
+                    ray_address=args.ray_address, progress=not args.no_progress)
+    if "predict_demo" in names:  # its models are trained on all subjects but the last (the page's default)
+        from .data.registry import samples_for
+        from .train.final import ensure_checkpoint, resolve_held_out
+
+        for cfg in cli_args.configs_from_args(args, ["full"], parameters["datasets"]):
+            held = resolve_held_out(sorted({s.subject for s in samples_for(cfg)}), "last")
+            ensure_checkpoint(cfg, parameters["runs_dir"], held, progress=not args.no_progress)
+    return n
 
 
 def jupyter_book_command() -> list[str]:

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -42,6 +44,8 @@ profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
 data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
 device = "cpu"  # or "cuda"
 runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; checkpoints are cached in <runs_dir>/predict/
+train_missing = True  # train the held-out models not cached yet (False: only read them)
+overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 checkpoint = None  # path of a `microau train-final` checkpoint to use instead (then its own data set only)
 hold_out_subject = "last"  # "last" (sorted), a subject name, or None to train on every subject
 n_clips = 3  # clips of the held-out subject to predict, per data set
@@ -53,17 +57,18 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 from myst_nb import glue
 
-from microau import predict, report
+from microau import predict
+from microau.runs import make_run_config, runs_dir as resolve_runs_dir
 from microau.data.registry import is_phantom
 from microau.train import final
 
 logging.getLogger("microau").setLevel(logging.WARNING)
-runs = report.resolve_runs_dir(runs_dir)
+runs = resolve_runs_dir(runs_dir)
 if checkpoint:
     configs = [final.checkpoint_config(checkpoint, device, data_root)]
 else:
-    configs = [report.make_run_config(profile, "full", dataset, data_root, device) for dataset in datasets]
-models = [final.held_out_model(cfg, runs, hold_out_subject, n_clips, checkpoint) for cfg in configs]
+    configs = [make_run_config(profile, "full", dataset, data_root, device, **overrides) for dataset in datasets]
+models = [final.held_out_model(cfg, runs, hold_out_subject, n_clips, checkpoint, train_missing) for cfg in configs]
 for m in models:
     display(Markdown(m.describe()))
 

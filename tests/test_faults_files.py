@@ -18,7 +18,7 @@ import torch
 
 from microau.checkpoint import CheckpointError, load_checkpoint
 from microau.cli import main
-from microau.data.loading import load_samples
+from microau.data.registry import load_samples
 from microau.data.phantom import ensure_phantom, write_phantom
 from microau.data.types import Sample
 from microau.predict import UnreadableVideoError, read_image, read_video_frames

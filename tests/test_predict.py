@@ -17,7 +17,7 @@ from microau import checkpoint as ckpt
 from microau import predict as pr
 from microau.aus import AU_LANDMARKS, DATASET_AUS
 from microau.cli import main
-from microau.data.loading import load_samples
+from microau.data.registry import load_samples
 from microau.data.phantom import ensure_phantom
 from microau.model.backbone import flow_images_to_tensor
 from microau.prep.pipeline import PrepSettings, prepare_clip

@@ -10,7 +10,7 @@ import pytest
 
 from microau.aus import AU_LANDMARKS
 from microau.data import phantom as ph
-from microau.data.loading import load_samples
+from microau.data.registry import load_samples
 from microau.data.types import Sample
 from microau.prep import faces, pipeline
 from microau.prep.flow import decode_flow_image, flow_to_image, region_motion, tvl1_flow

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..aus import AU_LANDMARKS, DATASET_AUS
-from ..data.loading import summarize
+from ..data.summary import summarize
 from ..data.phantom import label_stats, read_truth
 from ..paper import load_paper_results
 

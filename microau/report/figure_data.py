@@ -6,10 +6,10 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ..aus import AU_LANDMARKS
 from ..prep.pipeline import prepare_clip
 
 from ..data.registry import prep_settings_for, samples_for
+from ..model.tokens import pta_token_map  # noqa: F401 (the pages' token map, re-exported)
 from .statistics import cosine_matrix
 
 
@@ -72,18 +72,6 @@ def pick_clips_with(result, au: int, k: int = 2) -> list[int]:
     pos = np.flatnonzero(arr["labels"][:, n] == 1)
     order = pos[np.argsort(-arr["probs"][pos, n], kind="stable")]
     return order[:k].tolist()
-
-
-def pta_token_map(weights: np.ndarray, landmarks: np.ndarray, au: int, image_size: int,
-                  grid: tuple[int, int]) -> np.ndarray:
-    """PTA weights of one clip and AU summed per patch token: [h, w] (Eq. 1-2)."""
-
-    points = AU_LANDMARKS[au]
-    tok = token_index(landmarks[list(points)], image_size, grid)
-    out = np.zeros(grid[0] * grid[1])
-    for j, t in enumerate(tok):
-        out[t] += weights[j]
-    return out.reshape(grid)
 
 
 def dependency_by_active_au(result) -> tuple[pd.DataFrame, pd.DataFrame]:

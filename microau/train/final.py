@@ -162,11 +162,12 @@ def resolve_held_out(subjects: list[str], hold_out_subject: str | None) -> str |
 
 
 def held_out_model(cfg: Config, runs_dir, hold_out_subject: str | None = "last", n_clips: int = 3,
-                   checkpoint=None) -> HeldOutModel:
+                   checkpoint=None, train_missing: bool = True) -> HeldOutModel:
     """The model of ``cfg`` trained without ``hold_out_subject`` ('last', a name, or None), read
     back or trained (:func:`ensure_checkpoint`), and the first ``n_clips`` clips of that subject
     (of the last subject when none is held out). With ``checkpoint`` (a path) that file is used
-    as it is and its own held-out subject is shown."""
+    as it is and its own held-out subject is shown. Without ``train_missing`` a model that is not
+    cached yet is an error (``microau reproduce`` trains it before the page is executed)."""
     from ..data.registry import samples_for
 
     if checkpoint is not None:
@@ -175,6 +176,10 @@ def held_out_model(cfg: Config, runs_dir, hold_out_subject: str | None = "last",
     subjects = sorted({s.subject for s in samples})
     if checkpoint is None:
         held = resolve_held_out(subjects, hold_out_subject)
+        if not train_missing and not checkpoint_path(cfg, runs_dir, held).is_file():
+            raise FileNotFoundError(
+                f"no cached model of {cfg.dataset} without {held} in {Path(runs_dir) / 'predict'}; "
+                "train it with `microau reproduce --only predict_demo` or pass train_missing=True")
         checkpoint = ensure_checkpoint(cfg, runs_dir, held)
     shown = held if held is not None else subjects[-1]
     return HeldOutModel(cfg, Path(checkpoint), held, [s for s in samples if s.subject == shown][:n_clips],
