@@ -50,6 +50,16 @@ from microau.aus import DATASET_AUS
 display(report.styled(report.dataset_overview(datasets, profile, data_root, **overrides), caption="Data sets"))
 
 # %% [markdown]
+# ## The LOSO folds
+#
+# One fold per subject that has at least one clip: the fold tests that subject's clips and trains
+# on everyone else's. The predictions of all folds are concatenated before any score is computed.
+
+# %%
+display(Markdown(report.describe_folds(datasets, profile, data_root, **overrides)))
+display(report.styled(report.fold_table(datasets, profile, data_root, **overrides), caption="LOSO folds"))
+
+# %% [markdown]
 # ## How often each AU occurs
 
 # %%

@@ -36,6 +36,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from microau import figures, report
+from microau.book.manifest import figure_variants
 from microau.runs import load_page_runs
 from microau.aus import AU_LANDMARKS
 
@@ -108,3 +109,12 @@ display(Markdown("\n\n".join(texts)))
 # where each AU's motion is placed on its landmarks by construction, the same should hold for a
 # model that has learnt the task; with few epochs and a small random-init CLIP the weights may
 # still be close to uniform, which the heat maps then show as evenly lit tokens.
+#
+#
+# % [markdown]
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+#
+# %
+# report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig5_heatmaps").items()})

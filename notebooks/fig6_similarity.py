@@ -89,3 +89,12 @@ display(Markdown(report.describe_pair_similarity(pairs)))
 # local OrigCL does. The lines above give the same quantity for our runs; a positive gap that is
 # larger under MiAUCL than under local OrigCL agrees with the paper. Averages over few clips (the
 # smoke profile) are noisy.
+#
+#
+# % [markdown]
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+#
+# %
+# report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig6_similarity").items()})

@@ -77,3 +77,12 @@ display(Markdown(report.describe_separation(scores, best="full model", worst="wi
 # Features of different clips come from different LOSO folds (different trained models), as a
 # LOSO evaluation gives them; the paper does not say how it pooled folds for its plot. t-SNE
 # layouts also change with the random seed and perplexity, which is why the silhouette is given.
+#
+#
+# % [markdown]
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+#
+# %
+# report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig7_tsne").items()})

@@ -85,3 +85,12 @@ glue("table10_bars", figures.mer_bars(details, mer), display=False)
 
 # %%
 display(Markdown(report.describe_mer(runs, tuple(table.variants))))
+
+
+# %% [markdown]
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+
+# %%
+report.show_per_au(runs, {r["variant"]: r["label"] for r in table.rows if r.get("variant")})

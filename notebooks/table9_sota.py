@@ -73,3 +73,12 @@ glue("table9_bars", figures.sota_bars(sota), display=False)
 
 # %%
 display(Markdown(report.describe_sota(runs)))
+
+
+# %% [markdown]
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+
+# %%
+report.show_per_au(runs, {r["variant"]: r["label"] for r in table.rows if r.get("variant")})

@@ -4,17 +4,18 @@ figure data and the data chapter's tables. Nothing here trains; runs come from `
 The notebooks use ``from microau import report`` and call the functions re-exported below; each
 lives in the module of its concern.
 """
-from .data_overview import (au_shares, cooccurrence_counts, dataset_overview, emotion_counts,  # noqa: F401
-                            example_clip_id, phantom_amplitudes, sheet_stats, table1_tokens)
+from .data_overview import (au_shares, cooccurrence_counts, dataset_overview, describe_folds,  # noqa: F401
+                            emotion_counts, example_clip_id, fold_table, phantom_amplitudes,
+                            sheet_stats, table1_tokens)
 from .figure_data import (clip_ids, dependency_by_active_au, example_aus, pick_clips_with,  # noqa: F401
                           pick_similarity_samples, prepared_clips, pta_token_map, separation_scores,
                           similarity_by_pair, token_grid, token_index, tsne_embedding)
 from .labels import MER_METRICS, SEP, data_label, ours_label, paper_group_for, paper_label  # noqa: F401
-from .pages import table_page  # noqa: F401
+from .pages import show_per_au, table_page  # noqa: F401
 from .sentences import (describe_comparison, describe_dependency, describe_mer,  # noqa: F401
                         describe_pair_similarity, describe_separation, describe_sota, describe_sweep,
                         describe_text_similarity)
 from .statistics import (cosine_matrix, f1_bootstrap_se, majority_scores, mer_chance,  # noqa: F401
                          pairwise_agreement)
 from .tables import (comparison, comparison_table, mer_details, mer_table, our_value,  # noqa: F401
-                     provenance, sota_table, styled)
+                     per_au_table, provenance, sota_table, styled)

@@ -127,3 +127,45 @@ def phantom_amplitudes(cfg) -> pd.DataFrame | None:
     out["count"] = out["count"].astype(int)
     order = sorted(out.index, key=lambda s: int(s[2:]))
     return out.loc[order]
+
+
+def fold_table(datasets: Iterable[str], profile: str, data_root: dict | None = None,
+               **overrides) -> pd.DataFrame:
+    """The LOSO folds of each data set as this book runs them: fold k tests subject k (sorted),
+    with its number of clips; every other subject trains."""
+    rows = []
+    for dataset in datasets:
+        cfg = make_run_config(profile, "full", dataset, data_root, **overrides)
+        samples = samples_for(cfg)
+        subjects = sorted({s.subject for s in samples})
+        for k, subject in enumerate(subjects, start=1):
+            n = sum(s.subject == subject for s in samples)
+            rows.append({"data": ours_label(dataset), "fold": k, "test subject": subject,
+                         "test clips": n, "training clips": len(samples) - n})
+    return pd.DataFrame(rows).set_index(["data", "fold"])
+
+
+def describe_folds(datasets: Iterable[str], profile: str, data_root: dict | None = None,
+                   **overrides) -> str:
+    """Why the fold count can differ from the subject count the paper gives: LOSO needs a subject
+    with at least one clip to test, and the coding sheets list clips for fewer subjects than some
+    data sets recorded."""
+    described = load_paper_results()["datasets"]
+    lines = []
+    for dataset in datasets:
+        base = base_dataset(dataset)
+        paper_subjects = described[base]["subjects"]
+        sheet_subjects = sheet_stats(base)["n_subjects"]
+        cfg = make_run_config(profile, "full", dataset, data_root, **overrides)
+        folds = len({s.subject for s in samples_for(cfg)})
+        line = (f"**{ours_label(dataset)}**: {folds} LOSO folds. The paper describes "
+                f"{dataset_name(base)} with {paper_subjects} subjects; its public coding sheet lists "
+                f"clips for {sheet_subjects}.")
+        if sheet_subjects != paper_subjects:
+            line += (f" A subject without a coded clip cannot be held out, so a LOSO evaluation on "
+                     f"the sheet has at most {sheet_subjects} folds (the paper does not say how many "
+                     f"it ran; our reading is one fold per subject with clips).")
+        if folds < sheet_subjects:
+            line += f" This profile keeps only the first {folds} subjects (`n_subjects`)."
+        lines.append(line)
+    return "\n\n".join(lines)

@@ -198,3 +198,29 @@ def mer_details(runs: Runs, variants: tuple[str, ...] = ("table10/wo_gda", "tabl
                          **{metric_name(m): maj.get(m, float("nan")) for m in MER_METRICS},
                          "clips": maj.get("n")})
     return pd.DataFrame(rows).set_index(["data", "method"])
+
+
+def per_au_table(runs: "Runs", labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """F1 and accuracy per AU of every run a page shows: one row per (our data, row), one column
+    per (AU, metric), then the mean over AUs. ``labels`` names a variant's row (default: the
+    variant key)."""
+    records = {}
+    for key, result in runs.items():
+        if len(key) != 2:
+            continue  # extra seeds are summarised elsewhere
+        variant, dataset = key
+        m = result.metrics.set_index("au")
+        row = {}
+        for au in m.index:
+            for metric in ("f1", "acc"):
+                row[(au, metric_name(metric))] = float(m.loc[au, metric])
+        records[(ours_label(dataset), (labels or {}).get(variant, variant))] = row
+    out = pd.DataFrame.from_dict(records, orient="index")
+    if out.empty:
+        return out
+    aus = list(dict.fromkeys(a for a, _ in out.columns))
+    aus = [a for a in aus if a != "mean"] + (["mean"] if "mean" in aus else [])
+    out = out[[(a, m) for a in aus for m in (metric_name("f1"), metric_name("acc")) if (a, m) in out.columns]]
+    out.columns = pd.MultiIndex.from_tuples(out.columns, names=["AU", "metric"])
+    out.index = pd.MultiIndex.from_tuples(out.index, names=["data", "row"])
+    return out
