@@ -122,7 +122,7 @@ def to_uint8_rgb(img: np.ndarray) -> np.ndarray:
 def detect_faces(img: np.ndarray, max_side: int = 800, upsample: int = 0) -> list[FaceBox]:
     """All faces dlib finds, largest first. Images larger than ``max_side`` are searched at a
     reduced size (the boxes are returned in the original pixels); ``upsample`` is dlib's
-    pyramid up-sampling count (1 finds faces down to ~40 px, at ~4x the cost)."""
+    pyramid up-sampling count (1 finds smaller faces, at a higher cost)."""
     import cv2
 
     arr = to_uint8_rgb(img)
