@@ -104,6 +104,8 @@ def train_pages(names, parameters: dict, args) -> int:
     prediction page; returns how many LOSO runs were trained."""
     configs = cli_args.configs_from_args(
         args, list(dict.fromkeys(v for n in names for v in notebook_variants(n))), parameters["datasets"])
+    if args.seeds:
+        configs = [cfg.replace(seed=s) for cfg in configs for s in args.seeds]
     n = ensure_runs(configs, parameters["runs_dir"], executor=args.executor, jobs=args.jobs,
                     ray_address=args.ray_address, progress=not args.no_progress)
     if "predict_demo" in names:  # its models are trained on all subjects but the last (the page's default)
@@ -149,6 +151,8 @@ def _main(args) -> int:
                   "device": args.device or "cpu", "runs_dir": str(runs_dir(args.runs)),
                   "train_missing": False, "overrides": cli_args.config_overrides(args)}
     parameters["overrides"].pop("device", None)
+    if args.seeds:
+        parameters["overrides"]["seeds"] = list(args.seeds)
     book = root / "book"
     print(f"microau reproduce: {len(names)} notebook(s), profile {args.profile}, data "
           f"{', '.join(datasets)}, device {parameters['device']}; runs in {parameters['runs_dir']}")
@@ -182,5 +186,8 @@ def register(sub) -> None:
     cli_args.add_executor_args(p)
     p.add_argument("--only", default=None, metavar="NAMES",
                    help=f"comma-separated notebooks to execute (default: all): {', '.join(NOTEBOOKS)}")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, metavar="S",
+                   help="train every run once per seed; the tables then show each row's mean and "
+                        "standard deviation over the seeds (the paper reports seed 1 only)")
     p.add_argument("--no-build", action="store_true", help="execute the notebooks, do not build the book")
     p.set_defaults(func=_main)

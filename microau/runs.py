@@ -195,8 +195,12 @@ def load_runs(variants: Iterable[str], datasets: Iterable[str] = registry.DEFAUL
 def load_page_runs(page: str, datasets: Iterable[str] = registry.DEFAULT_DATASETS, profile: str = "quick",
                    data_root: dict | None = None, device: str = "cpu", runs: str | os.PathLike | None = None,
                    train_missing: bool = True, overrides: dict | None = None, **kwargs) -> Runs:
-    """:func:`load_runs` for the variants a book page shows (``microau.book.manifest``)."""
+    """:func:`load_runs` for the variants a book page shows (``microau.book.manifest``).
+    ``overrides`` are Config fields set on the command line, plus ``seeds`` (a list: read every
+    run once per seed, as ``microau reproduce --seeds`` trained them)."""
     from .book.manifest import notebook_variants
 
+    over = {**(overrides or {}), **kwargs}
+    seeds = over.pop("seeds", None)
     return load_runs(notebook_variants(page), datasets, profile, data_root, device, runs,
-                     train_missing=train_missing, **{**(overrides or {}), **kwargs})
+                     train_missing=train_missing, seeds=seeds, **over)

@@ -56,7 +56,9 @@ def comparison(table_id: str, runs: Runs, metrics: Iterable[str] | None = None,
                bootstrap: bool = True) -> pd.DataFrame:
     """Tidy paper-vs-ours frame of one table: one line per (row, our data set, metric).
 
-    Columns: row, label, variant, dataset (ours), base, metric, paper, ours, ours_se (F1 only).
+    Columns: row, label, variant, dataset (ours), base, metric, paper, ours, ours_se (F1 only),
+    ours_sd and n_seeds. When ``runs`` holds several seeds of a row, ``ours`` is their mean and
+    ``ours_sd`` their standard deviation (sample, ddof=1); with one seed ``ours_sd`` is NaN.
     Rows of the paper without a variant (other methods) are left out; see :func:`sota_table`.
     """
     table = paper_table(table_id)
@@ -76,11 +78,15 @@ def comparison(table_id: str, runs: Runs, metrics: Iterable[str] | None = None,
                 else:
                     paper_v = table.value(r["row"], base_dataset(dataset), m)
                 se = f1_bootstrap_se(result) if (bootstrap and m == "f1") else float("nan")
+                seeds = runs.by_seed(variant, dataset) if hasattr(runs, "by_seed") else {}
+                values = [our_value(res, m) for res in seeds.values()] or [our_value(result, m)]
                 records.append({
                     "row": r["row"], "label": r["label"], "variant": variant, "dataset": dataset,
                     "base": base_dataset(dataset), "metric": m,
                     "paper": float("nan") if paper_v is None else float(paper_v),
-                    "ours": our_value(result, m), "ours_se": se,
+                    "ours": float(np.mean(values)), "ours_se": se,
+                    "ours_sd": float(np.std(values, ddof=1)) if len(values) > 1 else float("nan"),
+                    "n_seeds": len(values),
                 })
     return pd.DataFrame(records)
 
@@ -104,8 +110,13 @@ def comparison_table(long: pd.DataFrame, index_name: str = "") -> pd.DataFrame:
                 s = part[part.metric == m].set_index("label")["paper"]
                 columns[(paper_label(dataset), metric_name(m))] = s
         for m in part.metric.drop_duplicates():
-            s = part[part.metric == m].set_index("label")["ours"]
-            columns[(ours_label(dataset), metric_name(m))] = s
+            sub = part[part.metric == m].set_index("label")
+            if "n_seeds" in sub and sub["n_seeds"].max() > 1:
+                n = int(sub["n_seeds"].max())
+                columns[(ours_label(dataset), f"{metric_name(m)} (mean of {n} seeds)")] = sub["ours"]
+                columns[(ours_label(dataset), f"{metric_name(m)} sd")] = sub["ours_sd"]
+            else:
+                columns[(ours_label(dataset), metric_name(m))] = sub["ours"]
     for m in per_row_metrics:
         s = long[long.metric == m].drop_duplicates("label").set_index("label")["paper"]
         columns[(f"paper{SEP}one value per row", metric_name(m))] = s
