@@ -227,3 +227,24 @@ def load_pretrained(model, path: Path) -> None:
         state["logit_scale"] = state["logit_scale"].reshape(model.logit_scale.shape)
     check_state_dict(model, state, str(path))
     model.load_state_dict(state, strict=True)
+
+
+def check_weights(model_name: str, pretrained) -> str:
+    """What a run would load, checked like a run checks it, without training: a one-line
+    description, or :class:`WeightsUnavailable` (the preflight of ``microau doctor``)."""
+    src = resolve_pretrained(pretrained)
+    if src.kind == "none":
+        return "none: random initialisation (not the paper's setting)"
+    path, quick_gelu = weights_file_for(model_name, pretrained)
+    from .backbone import _quiet_root_logger, _register_configs
+
+    _register_configs()
+    import open_clip
+
+    with _quiet_root_logger():
+        model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
+    state = read_weights_file(path)
+    if "logit_scale" in state and state["logit_scale"].ndim != model.logit_scale.ndim:
+        state["logit_scale"] = state["logit_scale"].reshape(model.logit_scale.shape)
+    check_state_dict(model, state, str(path))
+    return f"{path} fits {model_name}{' (QuickGELU, as OpenAI trained it)' if quick_gelu else ''}"
