@@ -147,3 +147,16 @@ def test_random_vit_b32_file_runs_a_one_epoch_paper_loso(vit_b32_file, tmp_path)
     result = run_loso(cfg, runs_dir=tmp_path / "runs", progress=False)
     assert result.meta["n_subjects"] == 2 and result.predictions["id"].nunique() == result.meta["n_clips"]
     assert 0.0 <= result.f1 <= 1.0
+
+
+def test_unreachable_hub_fails_in_seconds_without_hf_hub_offline(empty_hub_cache, monkeypatch):
+    """huggingface_hub itself retries for about a minute; the probe ends it at once."""
+    import huggingface_hub.constants as hc
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(hc, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    load_clip("microau-tiny", None)
+    start = time.perf_counter()
+    with pytest.raises(WeightsUnavailable, match=r"cannot be reached.*hf download"):
+        load_clip("ViT-B-32", "openai")
+    assert time.perf_counter() - start < 5.0

@@ -105,7 +105,8 @@ def _ways_out(model_name: str, tag: str) -> str:
         return "pass a local weights file as --pretrained PATH, or --pretrained none"
     from huggingface_hub.constants import HF_HUB_CACHE
 
-    return (f"either (1) on a machine with network run `hf download {repo} {names[0]}` (open_clip "
+    files = names[0] if len(names) == 1 else '--include "open_clip_*"'
+    return (f"either (1) on a machine with network run `hf download {repo} {files}` (open_clip "
             f"tag '{tag}' of {model_name} lives in the hub repository {repo}), then copy the folder "
             f"models--{repo.replace('/', '--')} into this machine's hub cache {HF_HUB_CACHE} "
             "(or point HF_HOME at a copied cache), or (2) pass the downloaded file itself as "
@@ -124,6 +125,10 @@ def fetch_tag_file(model_name: str, tag: str) -> Path:
     if _offline():
         raise WeightsUnavailable(f"{asked}: not in the hub cache and HF_HUB_OFFLINE is set; "
                                  + _ways_out(model_name, tag))
+    unreachable = hub_unreachable()
+    if unreachable:
+        raise WeightsUnavailable(f"{asked}: not in the hub cache and {unreachable}; "
+                                 + _ways_out(model_name, tag))
     from huggingface_hub import hf_hub_download
 
     errors = []
@@ -134,6 +139,25 @@ def fetch_tag_file(model_name: str, tag: str) -> Path:
             errors.append(f"{name}: {type(err).__name__}")
     raise WeightsUnavailable(f"{asked}: the download from {repo} failed ({'; '.join(errors)}); "
                              + _ways_out(model_name, tag))
+
+
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """None when the hub's host answers a TCP connection within ``timeout`` s, else the reason.
+
+    huggingface_hub retries a failing download for about a minute; this probe lets a machine
+    without network fail in seconds even when HF_HUB_OFFLINE is not set."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as err:
+        return f"the hub ({host}) cannot be reached ({type(err).__name__}: {err})"
 
 
 def read_weights_file(path: str | Path) -> dict:
