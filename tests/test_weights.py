@@ -99,6 +99,23 @@ def test_local_file_formats_load_exactly(tmp_path):
         assert all(torch.equal(loaded[k], v) for k, v in state.items()), name
 
 
+def test_torchscript_archive_is_read_like_openais_release(tmp_path):
+    """OpenAI's ViT-B-32.pt is a TorchScript archive; a traced tiny CLIP stands in for it (it also
+    stores the causal attn_mask buffer, which the model recomputes and the reader drops)."""
+    import warnings
+
+    torch.manual_seed(2)
+    model = load_clip("microau-tiny", None).eval()
+    model.visual.output_tokens = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, (torch.randn(1, 3, 224, 224), torch.randint(0, 100, (1, 77))),
+                                 check_trace=False, strict=False)
+    traced.save(str(tmp_path / "ViT-tiny.pt"))
+    loaded = load_clip("microau-tiny", str(tmp_path / "ViT-tiny.pt")).state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in model.state_dict().items())
+
+
 def test_random_vit_b32_file_builds_the_paper_model(vit_b32_file):
     from microau.config import make_config
     from microau.model.micro_au_clip import MicroAUCLIP

@@ -206,6 +206,14 @@ def _is_torchscript(path: Path) -> bool:
         return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
 
 
+def drop_non_persistent(model, state: dict) -> dict:
+    """``state`` without the buffers ``model`` recomputes itself (e.g. the text tower's causal
+    ``attn_mask``, which TorchScript archives store)."""
+    own = model.state_dict()
+    derived = {name for name, _ in model.named_buffers() if name not in own}
+    return {k: v for k, v in state.items() if k not in derived}
+
+
 def check_state_dict(model, state: dict, source: str) -> None:
     """Raise :class:`WeightsUnavailable` naming the first missing, unexpected and mis-shaped keys
     when ``state`` does not fit ``model`` exactly."""
@@ -246,7 +254,7 @@ def weights_file_for(model_name: str, pretrained) -> tuple[Path | None, bool]:
 
 def load_pretrained(model, path: Path) -> None:
     """Read ``path``, check it against ``model`` and load it (strict)."""
-    state = read_weights_file(path)
+    state = drop_non_persistent(model, read_weights_file(path))
     if "logit_scale" in state and state["logit_scale"].ndim != model.logit_scale.ndim:
         state["logit_scale"] = state["logit_scale"].reshape(model.logit_scale.shape)
     check_state_dict(model, state, str(path))
@@ -267,7 +275,7 @@ def check_weights(model_name: str, pretrained) -> str:
 
     with _quiet_root_logger():
         model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
-    state = read_weights_file(path)
+    state = drop_non_persistent(model, read_weights_file(path))
     if "logit_scale" in state and state["logit_scale"].ndim != model.logit_scale.ndim:
         state["logit_scale"] = state["logit_scale"].reshape(model.logit_scale.shape)
     check_state_dict(model, state, str(path))
