@@ -177,7 +177,11 @@ def read_weights_file(path: str | Path) -> dict:
 
             state = load_file(str(path), device="cpu")
         elif _is_torchscript(path):
-            state = torch.jit.load(str(path), map_location="cpu").state_dict()
+            import warnings
+
+            with warnings.catch_warnings():  # torch's deprecation notice is not the user's concern
+                warnings.simplefilter("ignore", FutureWarning)
+                state = torch.jit.load(str(path), map_location="cpu").state_dict()
             for extra in ("input_resolution", "context_length", "vocab_size"):
                 state.pop(extra, None)
         else:

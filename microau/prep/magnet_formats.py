@@ -191,8 +191,14 @@ def _read_torch_file(path: Path):
                  "without running its code", path)
     except Exception as err:
         raise MagnetFormatError(f"magnifier checkpoint {path} could not be read "
-                                f"({type(err).__name__}: {str(err).splitlines()[0][:160]})") from None
-    return read_pickled_model(path)
+                                f"({type(err).__name__}: {' '.join(str(err).split())[:160]})") from None
+    try:
+        return read_pickled_model(path)
+    except MagnetFormatError:
+        raise
+    except Exception as err:  # a damaged or hostile file: say so in one line
+        raise MagnetFormatError(f"magnifier checkpoint {path} could not be read as a pickled model "
+                                f"({type(err).__name__}: {' '.join(str(err).split())[:160]})") from None
 
 
 def _unwrap(obj) -> dict:
@@ -381,7 +387,7 @@ def read_pickled_model(path: str | Path):
             up.load()  # protocol version
             up.load()  # sys info
             obj = _RestrictedUnpickler(f, storages).load()
-            keys = pickle.Unpickler(f).load()
+            keys = _RestrictedUnpickler(f, {}).load()
             for key in keys:
                 st = storages[str(key)]
                 numel = int.from_bytes(f.read(8), "little")
