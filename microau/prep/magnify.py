@@ -9,7 +9,7 @@
   saturates and leaves visible artefacts once ``factor * d`` exceeds about a pixel on sharp edges.
 * ``learned``: the encoder-manipulator-decoder network of Oh et al. (2018), "Learning-based video
   motion magnification" (ECCV), as :class:`MagNet` (torch). It needs a trained checkpoint, which
-  the user supplies (none ships here): the authors' TensorFlow release (as an ``.npz`` dump) or
+  the user supplies (none ships here): the authors' TensorFlow release (read without TensorFlow) or
   one of the public PyTorch ports; :mod:`microau.prep.magnet_formats` recognises each and maps it
   onto :class:`MagNet`, whose :class:`MagNetArch` options cover the ports' differences.
   ``factor`` means the same for every format: the onset -> apex motion multiplied by ``factor``.
@@ -63,7 +63,7 @@ def magnify(onset: np.ndarray, apex: np.ndarray, method: str = "linear", factor:
 _LEARNED_HELP = (
     "magnify='learned' needs a trained checkpoint of the Oh et al. (2018) network: pass "
     "--magnify-checkpoint PATH (PrepSettings(magnify='learned', learned_checkpoint=PATH)), one of: "
-    "the authors' TensorFlow release '12dmodel/deep_motion_mag' dumped to .npz, a checkpoint of "
+    "the authors' TensorFlow release '12dmodel/deep_motion_mag' (its checkpoint folder or an .npz dump), a checkpoint of "
     "'postech-ami/Deep-Motion-Mag-Pytorch', 'ZhengPeng7/motion_magnification_learning-based' or "
     "'cgst/motion-magnification', or a state_dict of microau.prep.magnify.MagNet "
     "(see the book's 'Your own data' page). No checkpoint ships with microau; use "
