@@ -129,12 +129,13 @@ def check_disk(paths: list[Path]) -> Check:
 
 
 def preflight(profile: str = "paper", roots: dict | None = None, datasets: list[str] | None = None,
-              pretrained: str | None = "profile", magnify: str | None = None,
+              pretrained: str | None = None, magnify: str | None = None,
               magnify_checkpoint: str | None = None, device: str | None = None,
               runs_dir: str | Path | None = None) -> list[Check]:
     """The checks a run of ``profile`` needs, in order: data, CLIP weights, magnifier, GPU, disk.
 
-    ``pretrained='profile'`` (and ``magnify=None``) take the profile's own value. ``datasets``
+    ``pretrained=None`` and ``magnify=None`` take the profile's own values ('none' asks for random
+    initialisation). ``datasets``
     defaults to the data sets named in ``roots`` (or the two phantoms when there are none)."""
     from .config import PROFILES, make_config
     from .prep.cache import default_cache_dir
@@ -142,7 +143,7 @@ def preflight(profile: str = "paper", roots: dict | None = None, datasets: list[
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     cfg = make_config(profile, "full")
-    if pretrained != "profile":
+    if pretrained is not None:
         cfg = cfg.replace(pretrained=pretrained)
     names = list(datasets or (list(roots) if roots else ["phantom-casme2", "phantom-samm"]))
     checks = [check_dataset(d, roots) for d in names]
@@ -185,7 +186,7 @@ def register(sub) -> None:
     p.add_argument("--root", action="append", default=None, metavar="DATASET=DIR",
                    help="folder of a licensed data set, e.g. --root casme2=/data/CASME2 (repeatable)")
     p.add_argument("--datasets", nargs="+", default=None, help="data sets to check (default: those with --root)")
-    p.add_argument("--pretrained", default="profile", help="openai | PATH | none (default: the profile's)")
+    p.add_argument("--pretrained", default=None, help="openai | PATH | none (default: the profile's)")
     p.add_argument("--magnify", default=None, choices=("linear", "learned", "none"))
     p.add_argument("--magnify-checkpoint", default=None, help="checkpoint for --magnify learned")
     p.add_argument("--device", default=None, help="the device the run will use (cuda makes a GPU required)")
