@@ -11,7 +11,6 @@ on the first ``n`` positions (``n`` = longest prompt) gives the same features as
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -39,32 +38,31 @@ def _register_configs() -> None:
 
 
 def load_clip(model_name: str = "ViT-B-32", pretrained: str | None = "openai") -> nn.Module:
-    """Create an open_clip CLIP model.
+    """Create an open_clip CLIP model with the weights ``pretrained`` names.
 
-    ``pretrained`` is an open_clip tag ('openai'), a path to a local checkpoint, or None for
-    random initialisation (the tiny and small configs shipped with this package).
+    ``pretrained`` is an open_clip tag ('openai'), a path to a local checkpoint, or None/'none'
+    for random initialisation (see :mod:`microau.model.weights`). Weights that cannot be had or
+    do not fit raise :class:`~microau.model.weights.WeightsUnavailable` (one line) before the
+    model is built. OpenAI's weights get the QuickGELU activation they were trained with.
     """
+    from .weights import load_pretrained, weights_file_for
+
     _register_configs()
     import open_clip
 
-    if pretrained and not Path(pretrained).exists() and os.environ.get("HF_HUB_OFFLINE") is None:
-        # fail in seconds, not minutes, on machines without network
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if not pretrained:
+    path, quick_gelu = weights_file_for(model_name, pretrained)
+    if path is None:
         log.debug("CLIP %s with random initialisation (no pretrained weights)", model_name)
-    try:
-        with _quiet_root_logger():
-            model = open_clip.create_model(model_name, pretrained=pretrained or None)
-    except RuntimeError as err:
-        raise RuntimeError(
-            f"could not load CLIP '{model_name}' with pretrained={pretrained!r}: {err}. "
-            "Without network access, download the weights elsewhere and pass the local .pt/"
-            ".bin path as `pretrained`, or use pretrained=None (random init)."
-        ) from err
+    with _quiet_root_logger():
+        model = open_clip.create_model(model_name, pretrained=None, force_quick_gelu=quick_gelu)
     if not hasattr(model, "token_embedding"):
         raise ValueError(
             f"'{model_name}' is not a plain CLIP model (CustomTextCLIP/CoCa are not supported)"
         )
+    model._microau_name = model_name
+    if path is not None:
+        load_pretrained(model, path)
+        log.info("CLIP %s weights from %s%s", model_name, path, " (QuickGELU)" if quick_gelu else "")
     model.visual.output_tokens = True
     return model
 
