@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "microau.train.cli",
     "microau.reproduce",
     "microau.predict_cli",
+    "microau.doctor",
 )
 
 

@@ -139,6 +139,7 @@ def preflight(profile: str = "paper", roots: dict | None = None, datasets: list[
     defaults to the data sets named in ``roots`` (or the two phantoms when there are none)."""
     from .config import PROFILES, make_config
     from .prep.cache import default_cache_dir
+    from .runs import runs_dir as resolve_runs_dir
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -150,7 +151,7 @@ def preflight(profile: str = "paper", roots: dict | None = None, datasets: list[
     checks.append(check_clip(cfg.clip_model, cfg.pretrained))
     checks.append(check_magnifier(magnify or cfg.magnify, magnify_checkpoint or cfg.magnify_checkpoint))
     checks.append(check_gpu(device, profile))
-    checks.append(check_disk([default_cache_dir(), Path(runs_dir or "runs")]))
+    checks.append(check_disk([default_cache_dir(), resolve_runs_dir(runs_dir)]))
     return checks
 
 
@@ -171,9 +172,9 @@ def _one_line(err: BaseException) -> str:
 
 
 def _run(args) -> int:
-    from .reproduce import parse_roots
+    from .cli_args import parse_roots
 
-    checks = preflight(args.profile, parse_roots(args.root), args.datasets, args.pretrained, args.magnify,
+    checks = preflight(args.profile, parse_roots(args.root) or None, args.datasets, args.pretrained, args.magnify,
                        args.magnify_checkpoint, args.device, args.runs)
     print(format_report(checks))
     return 1 if blocking(checks) else 0
@@ -182,7 +183,8 @@ def _run(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("doctor", help="check what a profile needs (data, CLIP weights, magnifier, GPU, disk)",
                        description=__doc__.split("\n\n")[0])
-    p.add_argument("--profile", default="paper", help="paper (default), quick or smoke")
+    p.add_argument("--profile", default="paper", choices=("paper", "quick", "smoke"),
+                   help="the profile to check for (default paper)")
     p.add_argument("--root", action="append", default=None, metavar="DATASET=DIR",
                    help="folder of a licensed data set, e.g. --root casme2=/data/CASME2 (repeatable)")
     p.add_argument("--datasets", nargs="+", default=None, help="data sets to check (default: those with --root)")

@@ -139,6 +139,20 @@ def build_book(book_dir: Path, root: Path | None = None, quiet: bool = False) ->
     return Path(book_dir) / "_build" / "html" / "index.html"
 
 
+def preflight_ok(args, datasets, roots) -> bool:
+    """``microau doctor``'s checks for this command; prints what is missing and what to do."""
+    from .doctor import blocking, format_report, preflight
+
+    checks = preflight(args.profile, roots or None, datasets, pretrained=args.pretrained,
+                       magnify=args.magnify, magnify_checkpoint=args.magnify_checkpoint,
+                       device=args.device, runs_dir=args.runs)
+    missing = blocking(checks)
+    if missing:
+        print(format_report(checks))
+        print(f"microau reproduce: {len(missing)} required item(s) missing (above); nothing was run")
+    return not missing
+
+
 def _main(args) -> int:
     root = repo_root()
     if not (root / "notebooks").is_dir() or not (root / "book").is_dir():
@@ -154,6 +168,8 @@ def _main(args) -> int:
     if args.seeds:
         parameters["overrides"]["seeds"] = list(args.seeds)
     book = root / "book"
+    if not preflight_ok(args, datasets, roots):
+        return 1
     print(f"microau reproduce: {len(names)} notebook(s), profile {args.profile}, data "
           f"{', '.join(datasets)}, device {parameters['device']}; runs in {parameters['runs_dir']}")
     t_start = time.perf_counter()

@@ -85,7 +85,7 @@ def register(subparsers) -> None:
     pr.add_argument("--cache", default=None, help="cache folder (default $MICROAU_CACHE/prep)")
     pr.add_argument("--workers", type=int, default=default_workers())
     pr.add_argument("--magnify", default="linear", choices=("linear", "learned", "none"))
-    pr.add_argument("--checkpoint", default=None, help="MagNet state_dict for --magnify learned")
+    pr.add_argument("--checkpoint", default=None, help="learned-magnifier checkpoint for --magnify learned (the public ports' formats are read; see the book's 'Your own data' chapter)")
     pr.add_argument("--seed", type=int, default=0, help="phantom seed when --root is omitted")
     pr.add_argument("--subjects", type=int, default=None, help="phantom subjects when --root is omitted")
     pr.add_argument("--no-progress", action="store_true")

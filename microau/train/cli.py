@@ -4,10 +4,16 @@ from __future__ import annotations
 
 def _main(args) -> int:
     from .. import cli_args
-    from ..runs import ensure_runs, read_run, run_dir_for, runs_dir
+    from ..runs import ensure_runs, is_finished, read_run, run_dir_for, runs_dir
 
     (cfg,) = cli_args.configs_from_args(args, [args.variant], [args.dataset])
     where = runs_dir(args.runs)
+    if not is_finished(cfg, where):  # before preparing anything: weights and magnifier are there
+        from ..doctor import blocking, check_clip, check_magnifier
+
+        for c in blocking([check_clip(cfg.clip_model, cfg.pretrained),
+                           check_magnifier(cfg.magnify, cfg.magnify_checkpoint)]):
+            raise ValueError(" ".join(c.line().split()))
     if args.force or args.trainer != "fast" or args.fold_chunk:
         from .loso import run_loso
 
