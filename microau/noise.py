@@ -47,7 +47,8 @@ def subject_resamples(n_subjects: int, n_boot: int, seed: int = 0) -> np.ndarray
     return np.stack([np.bincount(row, minlength=n_subjects) for row in draws])
 
 
-def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of the finite ``values`` (nan, nan if none)."""
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
     values = values[np.isfinite(values)]
@@ -145,7 +146,7 @@ def paired_bootstrap_f1(run_a, run_b, n_boot: int = 2000, level: float = 0.95, s
     fa = mean_f1_from_counts(np.einsum("bs,snk->bnk", weights, ca))
     fb = mean_f1_from_counts(np.einsum("bs,snk->bnk", weights, cb))
     a, b = float(mean_f1_from_counts(ca.sum(0))), float(mean_f1_from_counts(cb.sum(0)))
-    low, high = _interval(fa - fb, level)
+    low, high = percentile_interval(fa - fb, level)
     return PairedDifference(a, b, a - b, low, high, level, n_boot, len(subjects))
 
 
@@ -165,7 +166,7 @@ def subject_bootstrap(subjects: Sequence[str], statistic: Callable[[np.ndarray],
     for k, w in enumerate(weights):
         index = np.concatenate([np.tile(rows[s], w[s]) for s in range(len(names)) if w[s]] or [np.zeros(0, int)])
         values[k] = statistic(index)
-    low, high = _interval(values, level)
+    low, high = percentile_interval(values, level)
     return float(statistic(np.arange(len(subjects)))), low, high
 
 
