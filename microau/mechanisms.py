@@ -6,7 +6,9 @@ of a finished run (its ``arrays.npz``):
 
 - **PTA (Fig. 5)**: what share of each AU's attention mass (Eq. 2) lies on the patch tokens the
   AU's motion actually covers, against the share uniform weights over the same Table I tokens
-  would give (:func:`pta_moving_share`);
+  would give (:func:`pta_moving_share`); on a 7 x 7 grid nearly every Table I token lies in the
+  moving area, so :func:`pta_motion_excess` also asks whether attention leans towards the tokens
+  that move most;
 - **GDA**: how much of W_d (Eq. 5) lies on the clip's active AUs against the share by chance,
   and whether W_d follows the generator's co-occurrence (:func:`dependency_on_active`,
   :func:`cooccurrence_agreement`);
@@ -27,6 +29,7 @@ the same LOSO fold, because features of different folds come from different mode
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -55,6 +58,14 @@ def au_motion_magnitude(au: int, landmarks: np.ndarray, image_size: int, side: s
     return np.hypot(dx, dy)
 
 
+@functools.lru_cache(maxsize=4)
+def _pixel_tokens(image_size: int, grid: tuple[int, int]) -> np.ndarray:
+    """Eq. 1 for every pixel (x, y) of the image: flat token index [S, S]."""
+    ys, xs = np.mgrid[0:image_size, 0:image_size]
+    points = torch.as_tensor(np.stack([xs, ys], -1).astype(np.float32))
+    return landmark_token_index(points, (image_size, image_size), grid).numpy()
+
+
 def moving_tokens(au: int, landmarks: np.ndarray, image_size: int, grid: tuple[int, int],
                   side: str | None = None, threshold: float = MOVING_THRESHOLD,
                   sigma_scale: float = 1.0) -> np.ndarray:
@@ -65,10 +76,23 @@ def moving_tokens(au: int, landmarks: np.ndarray, image_size: int, grid: tuple[i
     peak = float(mag.max())
     if peak <= 0:
         return covered
-    ys, xs = np.nonzero(mag >= threshold * peak)
-    points = torch.as_tensor(np.stack([xs, ys], -1).astype(np.float32))
-    covered[np.unique(landmark_token_index(points, (image_size, image_size), grid).numpy())] = True
+    covered[np.unique(_pixel_tokens(image_size, grid)[mag >= threshold * peak])] = True
     return covered
+
+
+def token_motion(au: int, landmarks: np.ndarray, image_size: int, grid: tuple[int, int],
+                 side: str | None = None, sigma_scale: float = 1.0) -> np.ndarray:
+    """Float [h*w]: the AU's mean motion magnitude over each token's pixels, relative to the
+    AU's peak (0 where it does not move). Finer than :func:`moving_tokens` when every Table I
+    token of an AU lies in its moving area, as it mostly does on a 7 x 7 grid."""
+    mag = au_motion_magnitude(au, landmarks, image_size, side, sigma_scale)
+    peak = float(mag.max())
+    n_tokens = grid[0] * grid[1]
+    if peak <= 0:
+        return np.zeros(n_tokens)
+    tok = _pixel_tokens(image_size, grid).ravel()
+    total = np.bincount(tok, weights=mag.ravel() / peak, minlength=n_tokens)
+    return total / np.maximum(np.bincount(tok, minlength=n_tokens), 1)
 
 
 def truth_by_id(truth: Sequence[dict]) -> dict[str, dict]:
@@ -82,19 +106,30 @@ def truth_moving_tokens(truth: Sequence[dict], ids: Sequence[str], landmarks: np
     """Bool [M, N, h*w]: for each clip and AU, the tokens that AU's motion covers in that clip
     (all False where the AU does not move in the clip). ``landmarks`` [M, 68, 2] are the prepared
     landmarks in flow-image pixels, ``ids`` the clips' ids in the same order."""
+    return _per_clip(truth, ids, aus, lambda i, au, side: moving_tokens(
+        au, landmarks[i], image_size, grid, side, threshold, sigma_scale), grid, bool)
+
+
+def truth_token_motion(truth: Sequence[dict], ids: Sequence[str], landmarks: np.ndarray, aus: Sequence[int],
+                       image_size: int, grid: tuple[int, int], sigma_scale: float = 1.0) -> np.ndarray:
+    """Float [M, N, h*w]: :func:`token_motion` of each AU that moves in each clip (0 elsewhere)."""
+    return _per_clip(truth, ids, aus, lambda i, au, side: token_motion(
+        au, landmarks[i], image_size, grid, side, sigma_scale), grid, float)
+
+
+def _per_clip(truth, ids, aus, compute, grid, dtype) -> np.ndarray:
     by_id = truth_by_id(truth)
     missing = [i for i in ids if i not in by_id]
     if missing:
         raise ValueError(f"{len(missing)} clip(s) have no phantom truth record (e.g. {missing[0]!r}); "
                          "ground truth exists only for phantom data sets, read with read_truth(root)")
-    out = np.zeros((len(ids), len(aus), grid[0] * grid[1]), dtype=bool)
+    out = np.zeros((len(ids), len(aus), grid[0] * grid[1]), dtype=dtype)
     for i, cid in enumerate(ids):
         t = by_id[cid]
         moving = set(int(a) for a in t["aus"])
         for n, au in enumerate(aus):
             if au in moving:
-                out[i, n] = moving_tokens(au, landmarks[i], image_size, grid, t["sides"].get(str(au)),
-                                          threshold, sigma_scale)
+                out[i, n] = compute(i, au, t["sides"].get(str(au)))
     return out
 
 
@@ -152,6 +187,21 @@ def pta_moving_share(token_weights: np.ndarray, token_index: np.ndarray, valid: 
     counted = act & (on.sum(-1) > 0)
     return MovingShare(np.where(counted, share, np.nan), np.where(counted, uniform, np.nan), counted,
                        act & (on.sum(-1) == 0))
+
+
+def pta_motion_excess(token_weights: np.ndarray, token_index: np.ndarray, valid: np.ndarray,
+                      motion: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Per clip: mean over its active AUs of the PTA-weighted token motion minus the motion that
+    uniform weights over the same Table I landmarks give (motion from :func:`token_motion`,
+    relative to the AU's peak; nan for clips with no active AU) [M]. Positive when attention
+    leans towards the tokens that move most."""
+    M, N, L = token_weights.shape
+    m = np.take_along_axis(motion, token_index.reshape(M, N, L), axis=2) * valid[None]
+    attended = (token_weights * m).sum(-1)
+    uniform = m.sum(-1) / valid.sum(-1)[None]
+    act = np.asarray(active).astype(bool)
+    n = act.sum(1)
+    return np.where(n > 0, np.where(act, attended - uniform, 0.0).sum(1) / np.maximum(n, 1), np.nan)
 
 
 # --------------------------------------------------------------------------- GDA
@@ -311,6 +361,15 @@ def describe_pta(share: MovingShare, subjects: Sequence[str], spread: noise.Seed
                                        "weights", "attention share", "uniform share", _verdict(value, low, high, spread))
 
 
+def describe_pta_motion(excess: np.ndarray, subjects: Sequence[str], spread: noise.SeedSpread | None = None,
+                        n_boot: int = 1000, seed: int = 0) -> str:
+    """Whether PTA leans towards the tokens that move most (``excess`` from :func:`pta_motion_excess`)."""
+    value, low, high = _clip_statistic(excess, subjects, n_boot, seed)
+    return noise.claim_sentence("PTA's weights lean towards the AU's most moving tokens",
+                                "attention-weighted motion", "uniform-weighted motion",
+                                _verdict(value, low, high, spread))
+
+
 def describe_dependency_active(dependency: np.ndarray, labels: np.ndarray, subjects: Sequence[str],
                                spread: noise.SeedSpread | None = None, n_boot: int = 1000, seed: int = 0) -> str:
     """Whether W_d puts more mass on the clip's active AUs than chance, on held-out clips."""
@@ -349,3 +408,75 @@ def describe_separation_pair(a: str, b: str, run_a: tuple, run_b: tuple,
     ``run_a``/``run_b`` are (au_features, labels, fold) on the same clips."""
     value, low, high = separation_with_noise(*run_a, n_boot=n_boot, seed=seed, other=run_b)
     return noise.direction_sentence(a, b, _verdict(value, low, high, spread), metric="separation score")
+
+
+# --------------------------------------------------------------------------- a run against its truth
+
+
+@dataclass
+class RunGroundTruth:
+    """What the checks need besides a run's arrays: clips in the run's row order, their prepared
+    landmarks, the tokens each AU's motion covers, and which AUs the generator moved."""
+
+    ids: list[str]
+    subjects: list[str]
+    landmarks: np.ndarray  # [M, 68, 2] flow-image pixels
+    aus: tuple[int, ...]
+    image_size: int
+    grid: tuple[int, int]
+    moving: np.ndarray  # bool [M, N, h*w]
+    motion: np.ndarray  # float [M, N, h*w], relative to each AU's peak
+    generator_labels: np.ndarray  # 0/1 [M, N]
+
+
+def ground_truth_for_run(result, threshold: float = MOVING_THRESHOLD) -> RunGroundTruth:
+    """The phantom's truth for the clips of a finished run (preparation is read from its cache)."""
+    from .data.phantom import ensure_phantom, read_truth
+    from .report import token_grid
+    from .train.data import load_train_data
+
+    cfg = result.config
+    if not cfg.dataset.startswith("phantom-"):
+        raise ValueError(f"{cfg.dataset!r} has no ground truth: the mechanism checks need a phantom data set "
+                         "(phantom-casme2 or phantom-samm)")
+    data = load_train_data(cfg, progress=False)
+    run_ids = list(dict.fromkeys(result.predictions["id"]))
+    if run_ids != list(data.ids):
+        raise ValueError(f"the run at {result.run_dir} was computed on other clips than the data its config "
+                         "loads now (clip ids differ); train it again")
+    root = cfg.data_root or ensure_phantom(cfg.base_dataset, seed=0, n_subjects=cfg.n_subjects, progress=False)
+    truth = read_truth(root)
+    grid = token_grid(cfg)
+    size = int(data.images.shape[-1])
+    landmarks = data.landmarks.cpu().numpy()
+    return RunGroundTruth(
+        ids=run_ids, subjects=list(data.subjects), landmarks=landmarks, aus=tuple(data.aus), image_size=size,
+        grid=grid, moving=truth_moving_tokens(truth, run_ids, landmarks, data.aus, size, grid, threshold),
+        motion=truth_token_motion(truth, run_ids, landmarks, data.aus, size, grid),
+        generator_labels=truth_labels(truth, run_ids, data.aus))
+
+
+def check_run(result, truth: RunGroundTruth, spreads: dict[str, noise.SeedSpread] | None = None,
+              n_boot: int = 1000, seed: int = 0) -> dict[str, str]:
+    """Every ground-truth check that applies to the run, as computed sentences keyed by
+    'pta', 'pta_motion', 'gda_active', 'gda_cooccurrence', 'similarity'. ``spreads`` holds the seed spread of
+    the same statistic under those keys, when measured."""
+    spreads = spreads or {}
+    arr = result.arrays()
+    labels = arr["labels"]
+    out = {}
+    if "token_weights" in arr:
+        index, valid = region_tokens(truth.landmarks, truth.aus, truth.image_size, truth.grid)
+        share = pta_moving_share(arr["token_weights"], index, valid, truth.moving, labels)
+        out["pta"] = describe_pta(share, truth.subjects, spreads.get("pta"), n_boot, seed)
+        excess = pta_motion_excess(arr["token_weights"], index, valid, truth.motion, labels)
+        out["pta_motion"] = describe_pta_motion(excess, truth.subjects, spreads.get("pta_motion"), n_boot, seed)
+    if "dependency" in arr:
+        out["gda_active"] = describe_dependency_active(arr["dependency"], labels, truth.subjects,
+                                                       spreads.get("gda_active"), n_boot, seed)
+        out["gda_cooccurrence"] = describe_cooccurrence(arr["dependency"], labels, truth.generator_labels,
+                                                        truth.subjects, spreads.get("gda_cooccurrence"),
+                                                        min(n_boot, 300), seed)
+    out["similarity"] = describe_label_similarity(arr["au_features"], labels, arr["fold"], result.config.variant,
+                                                  spreads.get("similarity"), n_boot, seed)
+    return out

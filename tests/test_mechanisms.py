@@ -5,8 +5,9 @@ import pytest
 from microau.mechanisms import (
     MovingShare, cooccurrence, cooccurrence_agreement, dependency_on_active, dependency_profile,
     describe_cooccurrence, describe_dependency_active, describe_label_similarity, describe_pta,
-    describe_separation_pair, label_similarity, moving_tokens, pta_moving_share, region_tokens,
-    separation_score, separation_with_noise, truth_labels, truth_moving_tokens,
+    au_motion_magnitude, describe_pta_motion, describe_separation_pair, label_similarity, moving_tokens,
+    pta_motion_excess, pta_moving_share, region_tokens, separation_score, separation_with_noise,
+    token_motion, truth_labels, truth_moving_tokens, truth_token_motion,
 )
 from microau.noise import spread_of_values
 
@@ -42,6 +43,29 @@ def test_moving_tokens_of_au7_by_hand():
     assert np.flatnonzero(moving_tokens(7, lm, SIZE, GRID)).tolist() == [3 * 7 + c for c in (2, 3, 4, 5)]
 
 
+def test_token_motion_is_the_mean_relative_motion_per_patch():
+    lm = face_landmarks()
+    got = token_motion(7, lm, SIZE, GRID)
+    mag = au_motion_magnitude(7, lm, SIZE)
+    by_block = mag.reshape(7, 32, 7, 32).mean((1, 3)).ravel() / mag.max()  # 32 x 32 px patches
+    np.testing.assert_allclose(got, by_block, rtol=1e-5, atol=1e-9)
+    assert 0 < got.max() <= 1 and set(np.flatnonzero(got > 0.05)) <= set(np.flatnonzero(moving_tokens(7, lm, SIZE, GRID)))
+    assert not token_motion(7, lm, SIZE, GRID, side="R")[[2 * 7 + 4, 2 * 7 + 5]].any()
+
+
+def test_pta_motion_excess_by_hand():
+    weights = np.array([[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]])
+    index = np.array([[[0, 1, 2], [1, 2, 0]]])
+    valid = np.array([[True, True, True], [True, True, False]])
+    motion = np.array([[[0.9, 0.3, 0.0], [0.0, 0.2, 0.6]]])
+    # AU 0: attended 0.9, uniform (0.9 + 0.3 + 0) / 3 = 0.4 -> +0.5; AU 1: attended 0.4, uniform 0.4 -> 0
+    np.testing.assert_allclose(pta_motion_excess(weights, index, valid, motion, np.array([[1, 1]])), [0.25])
+    np.testing.assert_allclose(pta_motion_excess(weights, index, valid, motion, np.array([[1, 0]])), [0.5])
+    assert np.isnan(pta_motion_excess(weights, index, valid, motion, np.array([[0, 0]]))[0])
+    subjects = np.repeat(["a", "b", "c", "d"], 3)
+    assert "Holds" in describe_pta_motion(np.linspace(0.2, 0.3, 12), subjects, n_boot=100)
+
+
 def test_truth_moving_tokens_only_for_the_moving_aus():
     lm = np.stack([face_landmarks(), face_landmarks()])
     truth = [{"subject": "s1", "clip": "a", "aus": [7, 6], "sides": {}},
@@ -49,6 +73,8 @@ def test_truth_moving_tokens_only_for_the_moving_aus():
     out = truth_moving_tokens(truth, ["s1/a", "s1/b"], lm, (7, 1), SIZE, GRID)
     assert out.shape == (2, 2, 49)
     assert out[0, 0].sum() == 8 and not out[0, 1].any() and not out[1].any()
+    motion = truth_token_motion(truth, ["s1/a", "s1/b"], lm, (7, 1), SIZE, GRID)
+    assert motion[0, 0].max() > 0 and not motion[0, 1].any() and not motion[1].any()
     np.testing.assert_array_equal(truth_labels(truth, ["s1/b", "s1/a"], (7, 12)), [[0, 1], [1, 0]])
     with pytest.raises(ValueError, match="no phantom truth"):
         truth_moving_tokens(truth, ["s2/x"], lm[:1], (7,), SIZE, GRID)
@@ -176,3 +202,37 @@ def test_sentences_are_gated_by_noise():
     assert s.startswith("ours: full > without LSI in separation score")
     s = describe_separation_pair("full", "copy", (feats, y, fold), (feats, y, fold), n_boot=50)
     assert "within noise" in s
+
+
+def test_ground_truth_lines_up_with_the_prepared_phantom():
+    """On the smoke phantom (4 subjects): the generator's AUs are the sheet's labels, and the truth
+    placed through the prepared landmarks puts each active AU's motion on its Table I tokens."""
+    from dataclasses import dataclass
+
+    import pandas as pd
+
+    from microau.config import make_config
+    from microau.mechanisms import ground_truth_for_run
+    from microau.train.data import load_train_data
+
+    cfg = make_config("smoke", "full", dataset="phantom-casme2")
+    data = load_train_data(cfg, progress=False)
+
+    @dataclass
+    class Result:
+        config: object
+        predictions: pd.DataFrame
+        run_dir: str = "(no directory)"
+
+    gt = ground_truth_for_run(Result(cfg, pd.DataFrame({"id": data.ids})))
+    np.testing.assert_array_equal(gt.generator_labels, data.labels.numpy())
+    index, valid = region_tokens(gt.landmarks, gt.aus, gt.image_size, gt.grid)
+    on = np.take_along_axis(gt.moving, index, 2) & valid[None]
+    active = gt.generator_labels.astype(bool)
+    assert active.sum() > 10
+    assert (on.sum(-1) > 0)[active].mean() >= 0.9
+    assert not gt.moving[~active].any() and (gt.motion[active].max(-1) > 0.1).all()
+    with pytest.raises(ValueError, match="other clips"):
+        ground_truth_for_run(Result(cfg, pd.DataFrame({"id": data.ids[::-1]})))
+    with pytest.raises(ValueError, match="no ground truth"):
+        ground_truth_for_run(Result(make_config("smoke", "full", dataset="casme2"), pd.DataFrame({"id": []})))
