@@ -356,7 +356,8 @@ def describe_pta(share: MovingShare, subjects: Sequence[str], spread: noise.Seed
     s, u, n = share.per_au()
     head = (f"Over {int(n.sum())} (clip, active AU) pairs, PTA puts {np.nansum(s * n) / max(n.sum(), 1):.3f} "
             f"of its weight on the truly moving tokens, uniform weights {np.nansum(u * n) / max(n.sum(), 1):.3f}; "
-            f"{int(share.uncovered.sum())} active pairs have no Table I token in the moving area. ")
+            f"{int(share.uncovered.sum())} active pairs have no Table I token in the moving area; the most "
+            "attention could add over uniform weights is one minus the uniform share. ")
     return head + noise.claim_sentence("PTA attends to the AU's region (its moving tokens) more than uniform "
                                        "weights", "attention share", "uniform share", _verdict(value, low, high, spread))
 
@@ -389,7 +390,7 @@ def describe_cooccurrence(dependency: np.ndarray, labels: np.ndarray, generator:
     value, low, high = noise.subject_bootstrap(
         subjects, lambda idx: cooccurrence_agreement(dependency[idx], y[idx], g[idx]), n_boot=n_boot, seed=seed)
     return noise.claim_sentence("GDA's dependency weights follow the generator's AU co-occurrence",
-                                "Pearson r over AU pairs", "0", _verdict(value, low, high, spread))
+                                "Pearson r over AU pairs", None, _verdict(value, low, high, spread))
 
 
 def describe_label_similarity(au_features: np.ndarray, labels: np.ndarray, fold: np.ndarray, setting: str,

@@ -295,8 +295,9 @@ def paired_verdict(run_a, run_b, spread: SeedSpread | None, n_boot: int = 2000, 
 # --------------------------------------------------------------------------- sentences
 
 
-def _noise_clause(v: Verdict) -> str:
-    parts = [f"paired subject-bootstrap interval {v.low:+.3f} to {v.high:+.3f}"]
+def _noise_clause(v: Verdict, paired: bool = True) -> str:
+    kind = "paired subject-bootstrap" if paired else "subject-bootstrap"
+    parts = [f"{kind} interval {v.low:+.3f} to {v.high:+.3f}"]
     if v.outside_band is None:
         parts.append("seed spread not measured")
     else:
@@ -360,12 +361,14 @@ def agreement_with_paper(a: str, b: str, paper_a: float | None, paper_b: float |
             + direction_sentence(a, b, v, metric))
 
 
-def claim_sentence(claim: str, measured: str, reference: str, v: Verdict) -> str:
+def claim_sentence(claim: str, measured: str, reference: str | None, v: Verdict, paired: bool = False) -> str:
     """Whether a qualitative claim ('measured exceeds reference') holds, gated by noise.
 
-    ``claim`` is the paper's claim in words; ``v`` judges measured - reference.
+    ``claim`` is the paper's claim in words; ``v`` judges measured - reference (measured against
+    zero when ``reference`` is None). ``paired``: the interval resamples two runs together.
     """
-    clause = (f"{measured} − {reference} = {v.difference:+.3f}; {_noise_clause(v)}")
+    name = measured if reference is None else f"{measured} − {reference}"
+    clause = f"{name} = {v.difference:+.3f}; {_noise_clause(v, paired)}"
     if v.direction > 0:
         return f"Holds on the phantom: {claim} ({clause})."
     if v.direction < 0:

@@ -157,6 +157,8 @@ def test_sentences_state_a_direction_only_outside_noise():
     assert "nothing to agree" in agreement_with_paper("a", "b", None, 0.7, big)
     assert claim_sentence("attention lies on the AU region", "share", "uniform", big).startswith("Holds")
     assert claim_sentence("x", "s", "u", small).startswith("Within noise")
+    assert "paired" not in claim_sentence("x", "s", "u", big) and "paired" in direction_sentence("a", "b", big)
+    assert "r = +0.050" in claim_sentence("x", "r", None, big)
     assert claim_sentence("x", "s", "u", verdict(-0.05, (-0.08, -0.02), spread)).startswith("Does not hold")
 
 
