@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from microau.config import KEY_NEUTRAL, READING_ROWS, VARIANTS, Config, make_config
-from microau.losses import gd_loss, gd_loss_floor, miau_contrastive, total_loss
+from microau.losses import gd_loss, gd_loss_floor, miau_contrastive, miaucl_reading_gaps, total_loss
 from microau.model.lsi import LocalAUFeatures
 from microau.model.micro_au_clip import MicroAUCLIP, gather_prompt_features
 from microau.train.loso import config_key
@@ -294,3 +294,9 @@ def test_gdloss_floor_values_and_errors():
     assert gd_loss_floor(8, 0) == pytest.approx(1 / 64)
     with pytest.raises(ValueError, match="n_active"):
         gd_loss_floor(4, 5)
+
+
+def test_reading_gaps_helper_for_the_findings_chapter():
+    gaps = miaucl_reading_gaps(seed=1)
+    assert max(gaps["normalized"].values()) < 1e-10
+    assert gaps["literal"]["loss_difference"] > 1e-3 and gaps["sigmoid"]["visual_grad_difference"] > 1e-6
