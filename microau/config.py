@@ -134,6 +134,16 @@ class Config:
     def from_yaml(cls, path: str | Path) -> "Config":
         return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
 
+    @classmethod
+    def from_stored_yaml(cls, path: str | Path) -> "Config":
+        """The config of a stored run. A field the file lacks was added after the run was stored,
+        so the run computed its ``KEY_NEUTRAL`` value, not today's default (a user's config file
+        is read with ``from_yaml``, where a missing field takes the default)."""
+        values = yaml.safe_load(Path(path).read_text()) or {}
+        for name, neutral in KEY_NEUTRAL.items():
+            values.setdefault(name, neutral)
+        return cls.from_dict(values)
+
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **changes)
 

@@ -198,6 +198,16 @@ def test_miaucl_targets_field():
         Config(miaucl_targets="soft")
 
 
+def test_a_run_stored_before_the_field_reads_back_as_the_neutral_reading(tmp_path):
+    old = make_config("quick", "full").to_dict()
+    del old["miaucl_targets"]
+    (tmp_path / "config.yaml").write_text(__import__("yaml").safe_dump(old))
+    stored = Config.from_stored_yaml(tmp_path / "config.yaml")
+    assert stored.miaucl_targets == "normalized"
+    assert config_key(stored) == KEYS_BEFORE[("phantom-casme2", "full")]
+    assert Config.from_yaml(tmp_path / "config.yaml").miaucl_targets == "literal"  # a user's file: default
+
+
 def test_reading_rows_name_existing_non_paper_variants():
     for table, rows in READING_ROWS.items():
         for label, variant in rows.items():
