@@ -1,7 +1,8 @@
 """The training objective, Eq. 8-12, one function per equation.
 
 ``total_loss`` assembles Eq. 12 from a model output, the labels and the text features, choosing
-the contrastive term from ``cfg.contrastive`` (Table VIII) and dropping GDLoss when GDA is off.
+the contrastive term from ``cfg.contrastive`` (Table VIII) and, for MiAUCL, its reading from
+``cfg.miaucl_targets``, and dropping GDLoss when GDA is off.
 """
 from __future__ import annotations
 
