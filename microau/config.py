@@ -13,9 +13,14 @@ from typing import Any
 
 import yaml
 
-LSI_MODES = ("pta", "meanpool", "maxpool", "none")
+LSI_MODES = ("pta", "meanpool", "maxpool", "cls_proj", "none")
 GSD_MODES = ("gda", "add_mlp", "cat_mlp", "none")
 CONTRASTIVE_MODES = ("miau", "local", "global", "none")
+# Readings of Eq. 9-11's targets (see microau.losses.miau_contrastive). 'normalized' is the text as
+# written, which equals local OrigCL exactly (two prompts per AU make same-label columns of M_n
+# equal); 'literal' is the default because under it MiAUCL and local OrigCL differ.
+MIAUCL_TARGETS = ("normalized", "literal", "sigmoid")
+DEFAULT_MIAUCL_TARGETS = "literal"
 
 # The paper's final trade-off weights per dataset (Sec. IV-C: alpha chosen in Table IV,
 # then beta in Table V; the full model's numbers in Tables II/VII/VIII equal those rows).
@@ -24,7 +29,10 @@ PAPER_ALPHA_BETA: dict[str, tuple[float, float]] = {"casme2": (0.6, 1.0), "samm"
 # Fields added after runs were first stored, with the value that computes what runs did before the
 # field existed. A run's key leaves such a field out while it holds that value, so adding a field
 # never renames the runs it does not change (see microau.train.loso.config_key).
-KEY_NEUTRAL: dict[str, Any] = {}
+KEY_NEUTRAL: dict[str, Any] = {
+    # runs stored before the field existed computed Eq. 9-11 with row-normalised targets
+    "miaucl_targets": "normalized",
+}
 
 
 @dataclass
@@ -35,9 +43,12 @@ class Config:
     visual_trainable_blocks: int = 3  # last K visual blocks trained (paper: 3)
     text_trainable_blocks: int = 3  # last K text blocks trained; 0 = fixed text encoder (Table III)
     # --- method ---
-    lsi: str = "pta"  # Table VI: pta | meanpool | maxpool; 'none' = no LSI (Table II)
+    lsi: str = "pta"  # Table VI: pta | meanpool | maxpool; no LSI (Table II): 'cls_proj' | 'none'
     gsd: str = "gda"  # Table VII: gda | add_mlp | cat_mlp; 'none' = no GSD (Table II)
     contrastive: str = "miau"  # Table VIII: miau | local | global | none
+    # Eq. 9-11 reading, used only when contrastive='miau' (held at 'normalized' otherwise, so that
+    # the run keys of the other contrastive modes do not depend on it)
+    miaucl_targets: str = DEFAULT_MIAUCL_TARGETS
     alpha: float | None = None  # Eq. 12 weight of MiAUCL; None = the paper's value for the dataset
     beta: float | None = None  # Eq. 12 weight of GDLoss; None = the paper's value for the dataset
     pta_hidden: int = 128
@@ -66,9 +77,13 @@ class Config:
             ("lsi", self.lsi, LSI_MODES),
             ("gsd", self.gsd, GSD_MODES),
             ("contrastive", self.contrastive, CONTRASTIVE_MODES),
+            ("miaucl_targets", self.miaucl_targets, MIAUCL_TARGETS),
         ):
             if value not in allowed:
                 raise ValueError(f"config.{name}={value!r}; choose one of {allowed}")
+        if self.contrastive != "miau":
+            # the field does not enter the computation here; one stored value keeps one run key
+            self.miaucl_targets = KEY_NEUTRAL["miaucl_targets"]
         if self.visual_trainable_blocks < 0 or self.text_trainable_blocks < 0:
             raise ValueError("trainable block counts must be >= 0")
 
@@ -92,6 +107,12 @@ class Config:
         return float(alpha), float(beta)
 
     @property
+    def uses_landmarks(self) -> bool:
+        """Whether the LSI reading picks region tokens (Table I via Eq. 1); the no-LSI readings
+        of Table II ('cls_proj', 'none') start from the class token instead."""
+        return self.lsi not in ("cls_proj", "none")
+
+    @property
     def uses_text(self) -> bool:
         return self.contrastive != "none"
 
@@ -112,6 +133,16 @@ class Config:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Config":
         return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+
+    @classmethod
+    def from_stored_yaml(cls, path: str | Path) -> "Config":
+        """The config of a stored run. A field the file lacks was added after the run was stored,
+        so the run computed its ``KEY_NEUTRAL`` value, not today's default (a user's config file
+        is read with ``from_yaml``, where a missing field takes the default)."""
+        values = yaml.safe_load(Path(path).read_text()) or {}
+        for name, neutral in KEY_NEUTRAL.items():
+            values.setdefault(name, neutral)
+        return cls.from_dict(values)
 
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -148,9 +179,10 @@ PROFILES: dict[str, dict[str, Any]] = {
 _ADD_MLP = dict(gsd="add_mlp")
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
-    # Table II
+    # Table II. "LSI x" reads as a per-AU linear projection of the class token, so that GDA sees
+    # N distinct features (the class-token reading, lsi='none', is readings/gsd_only_cls_token).
     "table2/lsi_only": dict(gsd="none"),
-    "table2/gsd_only": dict(lsi="none"),
+    "table2/gsd_only": dict(lsi="cls_proj"),
     "table2/lsi_gsd": {},
     # Table III
     "table3/text_fixed": dict(_ADD_MLP, text_trainable_blocks=0),
@@ -175,6 +207,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # Table X
     "table10/wo_gda": dict(_ADD_MLP),
     "table10/full": {},
+    # Readings of the text where it does not determine the computation (Findings chapter). They
+    # are not rows of the paper: READING_ROWS says which table each one joins.
+    "readings/miaucl_normalized": dict(miaucl_targets="normalized"),
+    "readings/miaucl_literal": dict(miaucl_targets="literal"),
+    "readings/miaucl_sigmoid": dict(miaucl_targets="sigmoid"),
+    "readings/gsd_only_cls_token": dict(lsi="none"),
+}
+
+# Our extra rows per paper table, by display label: the same method under each reading.
+# The default reading is the paper's own row ('readings/miaucl_literal' names it explicitly).
+READING_ROWS: dict[str, dict[str, str]] = {
+    "table8": {
+        "MiAUCL, normalised targets (as written; = local OrigCL)": "readings/miaucl_normalized",
+        "MiAUCL, per-pair sigmoid": "readings/miaucl_sigmoid",
+    },
+    "table2": {
+        "GSD only, class token for every AU": "readings/gsd_only_cls_token",
+    },
 }
 
 

@@ -26,7 +26,7 @@ def test_every_table_row_has_a_variant():
     for table, n in rows.items():
         assert sum(v.startswith(table + "/") for v in VARIANTS) == n, table
     assert make_config("smoke", "table6/meanpool").lsi == "meanpool"
-    assert make_config("smoke", "table2/gsd_only").lsi == "none"
+    assert make_config("smoke", "table2/gsd_only").lsi == "cls_proj"  # "LSI x" reading (issue 11)
     assert make_config("smoke", "table3/text_fixed").text_trainable_blocks == 0
     assert make_config("smoke", "table8/local_origcl").contrastive == "local"
 

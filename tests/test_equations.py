@@ -118,6 +118,12 @@ def test_lsi_gathers_region_tokens_and_pools():
     assert mx.squeeze().tolist() == [4.0, 2.0]
     none, _ = LocalAUFeatures("none", 2, 1, 4)(patches, cls, index, valid)
     assert none.squeeze().tolist() == [9.0, 9.0]
+    proj = LocalAUFeatures("cls_proj", 2, 1, 4)
+    with torch.no_grad():
+        proj.cls_proj.weight.copy_(torch.tensor([[[2.0]], [[-1.0]]]))
+        proj.cls_proj.bias.copy_(torch.tensor([[1.0], [0.5]]))
+    per_au, w = proj(patches, cls, index, valid)
+    assert per_au.squeeze().tolist() == [19.0, -8.5] and w is None  # AU n: 9 * W_n + b_n
     pta_feat, w = LocalAUFeatures("pta", 2, 1, 4)(patches, cls, index, valid)
     assert w[0, 1].tolist() == [1.0, 0.0]  # a single valid token takes all the weight
     assert pta_feat[0, 1].item() == 2.0
@@ -263,7 +269,8 @@ def test_mer_scores_by_hand():
 # ---- shapes and a tiny end-to-end step ------------------------------------------------------------
 @pytest.mark.parametrize("dataset,n_aus", [("phantom-casme2", 8), ("phantom-samm", 4)])
 @pytest.mark.parametrize("variant", ["full", "table2/gsd_only", "table7/cat_mlp", "table6/maxpool",
-                                     "table8/global_origcl", "table8/no_cl"])
+                                     "table8/global_origcl", "table8/no_cl", "readings/miaucl_sigmoid",
+                                     "readings/miaucl_normalized", "readings/gsd_only_cls_token"])
 def test_shapes_and_backward(tiny_clip_factory, dataset, n_aus, variant):
     torch.manual_seed(0)
     cfg = make_config("smoke", variant, dataset=dataset)

@@ -1,7 +1,11 @@
 """Local semantic independence (Sec. III-B): one pooling pipeline per AU over its region tokens.
 
 ``pta`` is Patch Token Attention (Eq. 2-3); ``meanpool`` and ``maxpool`` are the Table VI
-baselines; ``none`` gives every AU the global class token (the "LSI x" row of Table II).
+baselines. Two readings of the "LSI x" row of Table II: ``cls_proj`` (default for that row) gives
+AU n its own linear projection of the class token, so the N features differ and GDA has something
+to weigh; ``none`` gives every AU the class token itself, which makes the N features equal, GDA's
+attention A exactly uniform and W_d independent of the input (our reading; the paper does not say
+what replaces LSI).
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ class LocalAUFeatures(nn.Module):
         super().__init__()
         self.mode = mode
         self.pta = PatchTokenAttention(n_aus, width, hidden) if mode == "pta" else None
+        self.cls_proj = PerAULinear(n_aus, width, width) if mode == "cls_proj" else None
 
     def forward(
         self,
@@ -55,6 +60,8 @@ class LocalAUFeatures(nn.Module):
         B, N, L = token_index.shape
         if self.mode == "none":
             return class_token.unsqueeze(1).expand(B, N, -1), None
+        if self.mode == "cls_proj":  # AU n: class token @ W_n + b_n
+            return self.cls_proj(class_token.unsqueeze(1).expand(B, N, -1)), None
         d = patch_tokens.shape[-1]
         flat = token_index.reshape(B, N * L, 1).expand(-1, -1, d)
         region = torch.gather(patch_tokens, 1, flat).reshape(B, N, L, d)  # K_{n,j}

@@ -44,7 +44,7 @@ class MicroAUCLIP(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.aus = tuple(aus or DATASET_AUS[cfg.base_dataset])
-        check_aus(self.aus, need_landmarks=cfg.lsi != "none")
+        check_aus(self.aus, need_landmarks=cfg.uses_landmarks)
         clip = clip if clip is not None else load_clip(cfg.clip_model, cfg.pretrained)
         text_blocks = cfg.text_trainable_blocks if cfg.uses_text else 0
         freeze_for_finetuning(clip, cfg.visual_trainable_blocks, text_blocks)
@@ -65,7 +65,7 @@ class MicroAUCLIP(nn.Module):
             self.dependency = None
         self.heads = AUHeads(n, width, cfg.head_hidden)
 
-        index, valid = au_landmark_table(self.aus) if cfg.lsi != "none" else (
+        index, valid = au_landmark_table(self.aus) if cfg.uses_landmarks else (
             torch.zeros(n, 1, dtype=torch.long), torch.ones(n, 1, dtype=torch.bool))
         self.register_buffer("au_landmarks", index, persistent=False)
         self.register_buffer("au_valid", valid, persistent=False)
