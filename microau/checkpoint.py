@@ -159,7 +159,7 @@ def load_checkpoint(path, device: str = "cpu") -> LoadedModel:
         raise CheckpointError(f"{p}: its model config does not fit this microau version: {err}") from None
     aus = tuple(int(a) for a in ck["aus"])
     try:
-        check_aus(aus, need_landmarks=cfg.lsi != "none")
+        check_aus(aus, need_landmarks=cfg.uses_landmarks)
     except ValueError as err:
         raise CheckpointError(f"{p}: {err}") from None
     expected = DATASET_AUS.get(cfg.base_dataset)

@@ -482,3 +482,24 @@ def prediction_overlay(pred) -> "Figure":
                  "PTA weights (Eq. 2) summed per patch token over each AU's landmarks (cyan)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / nrows))
     return fig
+
+
+def seed_strip(runs) -> "Figure":
+    """Mean F1 of each configuration over seeds: one dot per seed and a bar at the mean, one panel
+    per data set (``runs`` keyed (variant, dataset, seed))."""
+    from .report.labels import ours_label
+
+    keys = sorted({(k[0], k[1]) for k in runs.results if len(k) == 3})
+    datasets = list(dict.fromkeys(d for _, d in keys))
+    fig, axes = _figure(1, max(1, len(datasets)), 3.4, sharey=True)
+    for k, (ax, dataset) in enumerate(zip(axes[0], datasets)):
+        variants = [v for v, d in keys if d == dataset]
+        for i, v in enumerate(variants):
+            vals = [r.f1 for key, r in runs.items() if len(key) == 3 and key[:2] == (v, dataset)]
+            ax.scatter(np.full(len(vals), i), vals, color=OURS_COLORS[k % 4], s=18, alpha=0.8, zorder=3)
+            ax.hlines(np.mean(vals), i - 0.3, i + 0.3, color="black", lw=1.5, zorder=4)
+        ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
+        ax.set_title(ours_label(dataset))
+    axes[0][0].set_ylabel("F1 (mean over AUs)")
+    fig.tight_layout()
+    return _close(fig)

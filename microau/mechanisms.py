@@ -432,12 +432,14 @@ class RunGroundTruth:
 
 def ground_truth_for_run(result, threshold: float = MOVING_THRESHOLD) -> RunGroundTruth:
     """The phantom's truth for the clips of a finished run (preparation is read from its cache)."""
-    from .data.phantom import ensure_phantom, read_truth
+    from .data.phantom import read_truth
     from .report import token_grid
     from .train.data import load_train_data
 
+    from .data.registry import is_phantom, root_for
+
     cfg = result.config
-    if not cfg.dataset.startswith("phantom-"):
+    if not is_phantom(cfg.dataset):
         raise ValueError(f"{cfg.dataset!r} has no ground truth: the mechanism checks need a phantom data set "
                          "(phantom-casme2 or phantom-samm)")
     data = load_train_data(cfg, progress=False)
@@ -445,8 +447,7 @@ def ground_truth_for_run(result, threshold: float = MOVING_THRESHOLD) -> RunGrou
     if run_ids != list(data.ids):
         raise ValueError(f"the run at {result.run_dir} was computed on other clips than the data its config "
                          "loads now (clip ids differ); train it again")
-    root = cfg.data_root or ensure_phantom(cfg.base_dataset, seed=0, n_subjects=cfg.n_subjects, progress=False)
-    truth = read_truth(root)
+    truth = read_truth(root_for(cfg))
     grid = token_grid(cfg)
     size = int(data.images.shape[-1])
     landmarks = data.landmarks.cpu().numpy()

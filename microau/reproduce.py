@@ -21,7 +21,7 @@ from pathlib import Path
 from . import cli_args
 from .book.manifest import NOTEBOOKS, notebook_variants, select
 from .book.placeholders import OUTPUT_DIR, is_placeholder, self_ignore
-from .runs import ensure_runs, repo_root, runs_dir
+from .runs import ensure_runs, repo_root, runs_dir, seed_run_configs
 
 KERNEL = "python3"
 
@@ -106,6 +106,11 @@ def train_pages(names, parameters: dict, args) -> int:
         args, list(dict.fromkeys(v for n in names for v in notebook_variants(n))), parameters["datasets"])
     if args.seeds:
         configs = [cfg.replace(seed=s) for cfg in configs for s in args.seeds]
+    for name in names:  # the seed-spread page's runs
+        over = dict(parameters["overrides"])
+        over.pop("seeds", None)
+        configs += list(seed_run_configs(name, parameters["datasets"], args.profile,
+                                         parameters["data_root"], parameters["device"], **over).values())
     n = ensure_runs(configs, parameters["runs_dir"], executor=args.executor, jobs=args.jobs,
                     ray_address=args.ray_address, progress=not args.no_progress)
     if "predict_demo" in names:  # its models are trained on all subjects but the last (the page's default)

@@ -143,6 +143,7 @@ class Runs:
     datasets: tuple[str, ...] = ()
     profile: str = ""
     seeds: tuple[int, ...] = ()
+    context: dict = field(default_factory=dict)  # how they were asked for: find sibling runs
 
     def __getitem__(self, key):
         return self.results[key]
@@ -183,7 +184,8 @@ def load_runs(variants: Iterable[str], datasets: Iterable[str] = registry.DEFAUL
     finished_before = {k for k, cfg in every.items() if is_finished(cfg, runs)}
     if train_missing:
         ensure_runs(list(every.values()), runs, jobs=1, progress=progress)
-    out = Runs(datasets=datasets, profile=profile, seeds=seeds)
+    out = Runs(datasets=datasets, profile=profile, seeds=seeds,
+               context=dict(data_root=data_root, device=device, runs=runs, overrides=overrides))
     for key, cfg in every.items():
         out.results[key] = read_run(cfg, runs)
         if verbose and len(key) == 2:
@@ -204,3 +206,32 @@ def load_page_runs(page: str, datasets: Iterable[str] = registry.DEFAULT_DATASET
     seeds = over.pop("seeds", None)
     return load_runs(notebook_variants(page), datasets, profile, data_root, device, runs,
                      train_missing=train_missing, seeds=seeds, **over)
+
+
+def seed_run_configs(page: str, datasets: Iterable[str], profile: str, data_root: dict | None = None,
+                     device: str = "cpu", **overrides) -> dict[tuple[str, str, int], Config]:
+    """(variant, dataset, seed) -> config of every seed-spread run a page shows."""
+    from .book.manifest import page as page_of
+
+    return {(v, d, s): make_run_config(profile, v, d, data_root, device, **overrides).replace(seed=s)
+            for v, d, s in page_of(page).seed_runs(datasets)}
+
+
+def load_seed_runs(page: str, datasets: Iterable[str] = registry.DEFAULT_DATASETS, profile: str = "quick",
+                   data_root: dict | None = None, device: str = "cpu", runs: str | os.PathLike | None = None,
+                   train_missing: bool = True, overrides: dict | None = None,
+                   only_finished: bool = False) -> Runs:
+    """The seed-spread runs of a page, keyed (variant, dataset, seed). ``only_finished``: read the
+    ones that exist and skip the rest (what a table page does to find the measured spread)."""
+    over = {k: v for k, v in (overrides or {}).items() if k != "seeds"}
+    configs = seed_run_configs(page, datasets, profile, data_root, device, **over)
+    if train_missing and not only_finished:
+        ensure_runs(list(configs.values()), runs, jobs=1, progress=False)
+    out = Runs(datasets=tuple(datasets), profile=profile,
+               seeds=tuple(sorted({k[2] for k in configs})),
+               context=dict(data_root=data_root, device=device, runs=runs, overrides=overrides))
+    for key, cfg in configs.items():
+        if only_finished and not is_finished(cfg, runs):
+            continue
+        out.results[key] = read_run(cfg, runs)
+    return out

@@ -82,19 +82,21 @@ display(Markdown("Clips drawn: " + " ".join(notes)))
 pairs = pd.DataFrame(pairs).set_index(["data", "loss", "AU"])
 display(report.styled(pairs, caption="Mean cosine similarity by pair type"))
 
-display(Markdown(report.describe_pair_similarity(pairs)))
+names = {variant: name for name, variant in variants.items()}
+for variant in variants.values():
+    display(Markdown(report.describe_mechanisms(runs, variant, ("similarity",), names)))
 
 # %% [markdown]
 # The paper reads its Fig. 6 as MiAUCL making a positive and a negative clip less similar than
 # local OrigCL does. The lines above give the same quantity for our runs; a positive gap that is
 # larger under MiAUCL than under local OrigCL agrees with the paper. Averages over few clips (the
 # smoke profile) are noisy.
-#
-#
-# % [markdown]
+
+
+# %% [markdown]
 # ## Per AU
 #
 # F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
-#
-# %
-# report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig6_similarity").items()})
+
+# %%
+report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig6_similarity").items()})

@@ -71,18 +71,20 @@ glue("fig7_tsne", figures.tsne_panels(panels, au), display=False)
 scores = pd.DataFrame(scores).set_index(["data", "model", "AU"])
 display(report.styled(scores, caption="Separation of active and inactive clips in feature space"))
 
-display(Markdown(report.describe_separation(scores, best="full model", worst="without LSI")))
+names = {variant: name for name, variant in models.items()}
+display(Markdown(report.describe_separation_gated(
+    runs, [("full", "table2/gsd_only"), ("full", "table2/lsi_only")], names)))
 
 # %% [markdown]
 # Features of different clips come from different LOSO folds (different trained models), as a
 # LOSO evaluation gives them; the paper does not say how it pooled folds for its plot. t-SNE
 # layouts also change with the random seed and perplexity, which is why the silhouette is given.
-#
-#
-# % [markdown]
+
+
+# %% [markdown]
 # ## Per AU
 #
 # F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
-#
-# %
-# report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig7_tsne").items()})
+
+# %%
+report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig7_tsne").items()})

@@ -63,3 +63,4 @@ long = report.table_page(table.id, runs, "α", figure="sweep")
 
 # %%
 display(Markdown(report.describe_sweep(long, table.parameter)))
+display(Markdown(report.describe_comparison(long, runs)))

@@ -61,3 +61,4 @@ long = report.table_page(table.id, runs, "β", figure="sweep")
 
 # %%
 display(Markdown(report.describe_sweep(long, table.parameter)))
+display(Markdown(report.describe_comparison(long, runs)))

@@ -150,7 +150,12 @@ def test_notebook_variants_are_what_the_notebooks_train():
     for page in manifest.PAGES:
         text = (NB_DIR / f"{page.name}.py").read_text()
         assert set(page.variants) <= set(VARIANTS), page.name
-        if page.variants:
+        if page.seeds:
+            assert f'load_seed_runs("{page.name}"' in text, page.name
+        elif page.includes:
+            for other in page.includes:
+                assert f'"{other}"' in text, (page.name, other)
+        elif page.variants:
             assert f'load_page_runs("{page.name}"' in text, page.name
 
 

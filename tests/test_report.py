@@ -104,12 +104,29 @@ def test_comparison_puts_paper_and_ours_side_by_side():
     assert groups == {"paper · SAMM", "ours · phantom-samm"}
 
 
-def test_sentences_state_orderings_computed_from_the_columns():
-    long = pd.DataFrame({
-        "row": [1, 2], "label": ["A", "B"], "variant": ["full", "table2/lsi_only"],
-        "dataset": ["phantom-samm"] * 2, "base": ["samm"] * 2, "metric": ["f1"] * 2,
-        "paper": [0.8, 0.7], "ours": [0.6, 0.9], "ours_se": [math.nan, math.nan]})
-    runs = Runs(results={("full", "phantom-samm"): PERFECT}, datasets=("phantom-samm",))
-    text = report.describe_comparison(long, runs)
-    assert "*A*" in text and "*B*" in text
-    assert "Of the 1 pairs of rows the paper orders, 0 are ordered the same way" in text
+def _big(correct: float, seed: int = 0):
+    """12 clips of 4 subjects, 2 AUs; each prediction right with probability ``correct``."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, (12, 2))
+    wrong = rng.random((12, 2)) > correct
+    return fake_run(labels, np.where(wrong, 1 - labels, labels), subjects=[f"s{i // 3}" for i in range(12)])
+
+
+def test_verdicts_state_a_direction_only_outside_the_noise():
+    from microau import noise
+
+    good, bad = _big(1.0), _big(0.0)
+    runs = Runs(results={("table2/lsi_gsd", "phantom-samm"): good, ("table2/lsi_only", "phantom-samm"): bad},
+                datasets=("phantom-samm",), profile="smoke")
+    tight = noise.spread_of_values([0.80, 0.81, 0.80])
+    loose = noise.spread_of_values([0.1, 0.9, 0.5])
+    v = report.row_verdicts("table2", runs, {"phantom-samm": tight})
+    row = v.set_index("_variant").loc["table2/lsi_only"]
+    assert row["ours: row − reference"] == pytest.approx(bad.f1 - good.f1)
+    assert row["verdict"] == "row below reference"
+    assert "agrees" in report.describe_verdicts(v) or "same direction" in report.describe_verdicts(v)
+    v = report.row_verdicts("table2", runs, {"phantom-samm": loose})
+    assert v.set_index("_variant").loc["table2/lsi_only", "verdict"] == "within noise"
+    assert "within noise" in report.describe_verdicts(v)
+    v = report.row_verdicts("table2", runs, {"phantom-samm": None})
+    assert v.set_index("_variant").loc["table2/lsi_only", "verdict"].startswith("not judged")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import config
 from ..paper import paper_table
 
 
@@ -14,13 +15,30 @@ class Page:
     chapter: str  # the book part it belongs to
     table: str | None = None  # the paper table whose rows it runs (microau/paper_results.yaml)
     figure_variants: dict[str, str] = field(default_factory=dict)  # display name -> variant
+    extra_variants: tuple[str, ...] = ()  # further runs the page shows (at the default seed)
+    includes: tuple[str, ...] = ()  # other pages whose runs this page reads
+    seeds: tuple[int, ...] = ()  # seeds of the seed-spread runs
+    seed_variants: dict[str, str] = field(default_factory=dict)  # variant -> 'all' | 'last' data set
 
     @property
     def variants(self) -> list[str]:
-        """The variants whose runs this page shows ([] for a page that shows none)."""
+        """The variants whose runs this page shows at the default seed ([] for none): a table's
+        rows and our extra rows for the readings of that table (``config.READING_ROWS``)."""
+        out = []
         if self.table:
-            return list(paper_table(self.table).variants)
-        return list(dict.fromkeys(self.figure_variants.values()))
+            out += list(paper_table(self.table).variants)
+            out += list(getattr(config, "READING_ROWS", {}).get(self.table, {}).values())
+        out += list(self.figure_variants.values()) + list(self.extra_variants) + list(self.seed_variants)
+        for name in self.includes:
+            out += page(name).variants
+        return list(dict.fromkeys(out))
+
+    def seed_runs(self, datasets) -> list[tuple[str, str, int]]:
+        """(variant, dataset, seed) of every seed-spread run this page shows: 'all' variants on
+        every data set, 'last' variants on the last one only (to keep the CPU budget)."""
+        datasets = list(datasets)
+        return [(v, d, s) for v, where in self.seed_variants.items()
+                for d in (datasets if where == "all" else datasets[-1:]) for s in self.seeds]
 
 
 PAGES: tuple[Page, ...] = (
@@ -40,8 +58,14 @@ PAGES: tuple[Page, ...] = (
         "without LSI": "table2/gsd_only", "without GSD": "table2/lsi_only", "full model": "full"}),
     Page("table9_sota", "reproduction", table="table9"),
     Page("table10_mer", "reproduction", table="table10"),
+    Page("seed_spread", "findings", seeds=(1, 2, 3, 4, 5), seed_variants={
+        "full": "all", "table2/lsi_only": "last", "table2/gsd_only": "last", "table8/no_cl": "last",
+        "table8/global_origcl": "last", "table8/local_origcl": "last"}),
+    Page("findings", "findings", includes=(
+        "table2_ablation", "table3_text_encoder", "table6_pta", "table7_gda", "table8_miaucl")),
     Page("predict_demo", "own data"),  # applies a trained model to one clip
 )
+SEED_PAGE = "seed_spread"
 NOTEBOOKS: tuple[str, ...] = tuple(p.name for p in PAGES)
 
 

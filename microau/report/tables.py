@@ -52,6 +52,18 @@ def provenance(runs: Runs) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("column").T.rename_axis(None, axis=1)
 
 
+def table_rows(table_id: str) -> list[dict]:
+    """The paper's rows of a table, then our extra rows for the readings of that table
+    (``microau.config.READING_ROWS``: same method, another reading of the text; no paper value)."""
+    from ..config import READING_ROWS
+
+    rows = list(paper_table(table_id).rows)
+    for k, (label, variant) in enumerate(READING_ROWS.get(table_id, {}).items(), start=1):
+        rows.append({"row": len(paper_table(table_id).rows) + k, "label": f"{label} (our reading)",
+                     "variant": variant, "reading": True})
+    return rows
+
+
 def comparison(table_id: str, runs: Runs, metrics: Iterable[str] | None = None,
                bootstrap: bool = True) -> pd.DataFrame:
     """Tidy paper-vs-ours frame of one table: one line per (row, our data set, metric).
@@ -64,7 +76,7 @@ def comparison(table_id: str, runs: Runs, metrics: Iterable[str] | None = None,
     table = paper_table(table_id)
     metrics = tuple(metrics or table.metrics)
     records = []
-    for r in table.rows:
+    for r in table_rows(table_id):
         variant = r.get("variant")
         if not variant:
             continue
@@ -73,7 +85,9 @@ def comparison(table_id: str, runs: Runs, metrics: Iterable[str] | None = None,
             if result is None:
                 continue
             for m in metrics:
-                if m == "text_similarity":
+                if r.get("reading"):
+                    paper_v = None
+                elif m == "text_similarity":
                     paper_v = r.get("text_similarity")
                 else:
                     paper_v = table.value(r["row"], base_dataset(dataset), m)
@@ -81,7 +95,7 @@ def comparison(table_id: str, runs: Runs, metrics: Iterable[str] | None = None,
                 seeds = runs.by_seed(variant, dataset) if hasattr(runs, "by_seed") else {}
                 values = [our_value(res, m) for res in seeds.values()] or [our_value(result, m)]
                 records.append({
-                    "row": r["row"], "label": r["label"], "variant": variant, "dataset": dataset,
+                    "table": table.id, "row": r["row"], "label": r["label"], "variant": variant, "dataset": dataset,
                     "base": base_dataset(dataset), "metric": m,
                     "paper": float("nan") if paper_v is None else float(paper_v),
                     "ours": float(np.mean(values)), "ours_se": se,

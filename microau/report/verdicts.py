@@ -1,0 +1,151 @@
+"""Differences between rows, gated by the measured noise: the seed spread of the seed-spread page
+and a paired subject-level bootstrap (``microau.noise``). Every sentence of the book that states a
+direction, an ordering or an agreement with the paper is built here or in ``microau.noise``."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from .. import noise
+from ..book.manifest import SEED_PAGE
+from ..paper import paper_table
+from .labels import ours_label
+from .tables import table_rows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..runs import Runs
+
+REFERENCE_VARIANT = "full"  # whose seed spread sets the band for every difference
+
+
+def seed_spreads(runs: "Runs") -> dict[str, "noise.SeedSpread | None"]:
+    """Per data set, the seed spread of the full model's mean F1, from the seed-spread page's runs
+    that exist in the runs directory (None where fewer than two seeds were trained)."""
+    from ..runs import load_seed_runs
+
+    ctx = runs.context or {}
+    seeded = load_seed_runs(SEED_PAGE, runs.datasets, runs.profile, ctx.get("data_root"),
+                            ctx.get("device", "cpu"), ctx.get("runs"), overrides=ctx.get("overrides"),
+                            only_finished=True)
+    return {d: _spread(seeded, REFERENCE_VARIANT, d) for d in runs.datasets}
+
+
+def _spread(runs: "Runs", variant: str, dataset: str):
+    by_seed = {k[2]: r for k, r in runs.items() if k[0] == variant and k[1] == dataset}
+    if len(by_seed) < 2:
+        return None
+    return noise.seed_spread([by_seed[s] for s in sorted(by_seed)])
+
+
+def seed_spread_table(runs: "Runs") -> pd.DataFrame:
+    """Mean, standard deviation, min and max of mean F1 over seeds, per configuration."""
+    rows = []
+    keys = sorted({(k[0], k[1]) for k in runs.results})
+    for variant, dataset in keys:
+        sp = _spread(runs, variant, dataset)
+        if sp is None:
+            continue
+        rows.append({"data": ours_label(dataset), "variant": variant, "seeds": sp.n,
+                     "mean F1": sp.mean, "sd": sp.std, "min": sp.min, "max": sp.max})
+    return pd.DataFrame(rows).set_index(["data", "variant"]) if rows else pd.DataFrame()
+
+
+def _reference_variant(table_id: str, dataset: str) -> str:
+    """The table's reference row: the one the paper scores best on the data set (its method)."""
+    t = paper_table(table_id)
+    scored = [(t.value(r["row"], dataset, "f1"), r["variant"]) for r in t.rows if r.get("variant")]
+    scored = [(v, var) for v, var in scored if v is not None]
+    return max(scored)[1]
+
+
+def row_verdicts(table_id: str, runs: "Runs", spreads: dict | None = None, variants=None) -> pd.DataFrame:
+    """For every row of a table (and each data set), its mean-F1 difference from the reference row
+    with the paired subject-bootstrap interval, the seed band and the verdict; the paper's
+    difference next to it."""
+    from ..data.registry import base_dataset
+
+    t = paper_table(table_id)
+    spreads = spreads if spreads is not None else seed_spreads(runs)
+    rows = []
+    for dataset in runs.datasets:
+        base = base_dataset(dataset)
+        ref = _reference_variant(table_id, base)
+        ref_run = runs.get(ref, dataset)
+        if ref_run is None:
+            continue
+        labels = {r["variant"]: r["label"] for r in table_rows(table_id) if r.get("variant")}
+        for variant in variants or list(labels):
+            run = runs.get(variant, dataset)
+            if variant == ref or run is None:
+                continue
+            diff, v = noise.paired_verdict(run, ref_run, spreads.get(dataset),
+                                           names=(labels.get(variant, variant), labels.get(ref, ref)))
+            paper_rows = {r["variant"] for r in t.rows if r.get("variant")}
+            pr = t.value(ref, base, "f1")
+            pv = t.value(variant, base, "f1") if variant in paper_rows else None
+            rows.append({
+                "data": ours_label(dataset), "row": labels.get(variant, variant),
+                "reference": labels.get(ref, ref), "ours: row − reference": diff.difference,
+                "interval low": v.low, "interval high": v.high, "seed band ±": v.band,
+                "verdict": _status_words(v.status),
+                "paper: row − reference": (pv - pr) if None not in (pv, pr) else np.nan,
+                "_verdict": v, "_variant": variant, "_ref": ref, "_paper_row": pv, "_paper_ref": pr,
+            })
+    return pd.DataFrame(rows)
+
+
+def _status_words(status: str) -> str:
+    return {"a > b": "row above reference", "a < b": "row below reference",
+            "within noise": "within noise", "unjudged": "not judged (no seed spread)"}.get(status, status)
+
+
+def shown(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The verdict table as a page shows it (helper columns dropped)."""
+    if verdicts.empty:
+        return verdicts
+    return verdicts.drop(columns=[c for c in verdicts.columns if c.startswith("_")]).set_index(["data", "row"])
+
+
+def describe_verdicts(verdicts: pd.DataFrame) -> str:
+    """One computed sentence per row: our direction against the reference, gated by noise, and
+    whether it agrees with the paper's."""
+    lines = []
+    for data, part in verdicts.groupby("data", sort=False):
+        bits = []
+        for _, r in part.iterrows():
+            bits.append(noise.agreement_with_paper(f"*{r['row']}*", f"*{r['reference']}*", r["_paper_row"],
+                                                   r["_paper_ref"], r["_verdict"]))
+        lines.append(f"**{data}**: " + " ".join(bits))
+    return "\n\n".join(lines)
+
+
+def seed_gated_differences(runs: "Runs") -> pd.DataFrame:
+    """Tables II and VIII rows against their reference, at the first seed, for the seed page."""
+    first = min(runs.seeds) if runs.seeds else 1
+    from ..runs import Runs
+
+    base = Runs(results={(k[0], k[1]): r for k, r in runs.items() if k[2] == first},
+                datasets=runs.datasets, profile=runs.profile, context=runs.context)
+    spreads = {d: _spread(runs, REFERENCE_VARIANT, d) for d in runs.datasets}
+    parts = [row_verdicts(t, base, spreads) for t in ("table2", "table8")]
+    parts = [p for p in parts if not p.empty]
+    return shown(pd.concat(parts)) if parts else pd.DataFrame()
+
+
+def describe_seed_spread(runs: "Runs") -> str:
+    """How large the seed spread is against the differences the paper reports."""
+    lines = []
+    for dataset in runs.datasets:
+        sp = _spread(runs, REFERENCE_VARIANT, dataset)
+        if sp is None:
+            lines.append(f"**{ours_label(dataset)}**: fewer than two seeds of the full model; no spread.")
+            continue
+        band = noise.seed_band(sp)
+        lines.append(
+            f"**{ours_label(dataset)}**: over {sp.n} seeds the full model's mean F1 has standard "
+            f"deviation {sp.std:.3f} (range {sp.min:.3f} to {sp.max:.3f}); two single-seed runs of "
+            f"one configuration can therefore differ by up to about {band:.3f} (the seed band), "
+            "and a difference between two rows smaller than that is within noise.")
+    return "\n\n".join(lines)

@@ -1,0 +1,81 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Run-to-run noise
+#
+# The paper reports one training run per row (seed 1). On 255 or 159 clips split into 26 or 29
+# LOSO folds, another seed can move a mean F1 by about as much as an ablation does, so no
+# difference between two rows means anything until this noise is measured. This page measures it
+# in two ways, and every computed sentence in the book that states a direction, an ordering or an
+# agreement uses both:
+#
+# - **seed spread**: the same configuration trained with several seeds (the full model on every
+#   data set; the rows of Tables II and VIII on the last data set, to keep the CPU budget);
+# - **paired subject-level bootstrap**: for one pair of runs on the same clips, the LOSO subjects
+#   are resampled with replacement, the same resample for both runs, and the difference of their
+#   mean F1 is recomputed (`microau.noise.paired_bootstrap_f1`).
+#
+# A difference is called a direction only when its paired interval excludes zero and it exceeds
+# the seed band, the spread that two single-seed runs of one configuration show
+# (`microau.noise.seed_band`); otherwise the sentence says "within noise".
+
+# %% tags=["parameters"]
+datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
+profile = "quick"  # smoke | quick | paper (microau.config.PROFILES)
+data_root = None  # real data only: {"casme2": "/data/CASME2", "samm": "/data/SAMM"}
+device = "cpu"  # or "cuda"
+runs_dir = None  # None: $MICROAU_RUNS, else <repository>/runs; relative paths from the repository
+train_missing = True  # train the runs not stored yet (microau reproduce trains first, then reads)
+overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
+
+# %%
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from microau import figures, report
+from microau.runs import load_seed_runs
+
+runs = load_seed_runs("seed_spread", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+
+# %% [markdown]
+# ## The spread over seeds
+#
+# Mean F1 (over AUs, on the concatenated predictions of all folds) of each configuration, over
+# the seeds it was trained with.
+
+# %%
+spread = report.seed_spread_table(runs)
+display(report.styled(spread, caption="Mean F1 over seeds"))
+glue("seed_spread_strip", figures.seed_strip(runs), display=False)
+
+# %% [markdown]
+# ```{glue:figure} seed_spread_strip
+# :name: fig-seed-spread
+#
+# Mean F1 of each configuration, one dot per seed, with the mean (bar).
+# ```
+
+# %% [markdown]
+# ## Ablation differences against the noise
+#
+# For each row of Tables II and VIII, its difference from the table's reference row (the paper's
+# proposed model), at seed 1: the paired subject-bootstrap interval, the seed band measured above,
+# and the verdict. The same verdicts decide the sentences on the table pages.
+
+# %%
+gated = report.seed_gated_differences(runs)
+display(report.styled(gated, caption="Row minus reference, mean F1 (seed 1)"))
+display(Markdown(report.describe_seed_spread(runs)))
