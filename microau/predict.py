@@ -330,11 +330,3 @@ def sheet_comparison(pred: Prediction, sample) -> dict:
         "emotion coded (3-class)": sample.emotion3 or "outside the 3 classes",
         "emotion guessed (Eq. 13)": pred.emotion or "unavailable",
     }
-
-
-def register(sub) -> None:
-    """The ``train-final`` and ``predict`` commands (kept here until ``microau.cli`` names
-    :mod:`microau.predict_cli` itself)."""
-    from .predict_cli import register as register_commands
-
-    register_commands(sub)

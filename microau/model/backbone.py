@@ -18,23 +18,14 @@ import torch
 from torch import nn
 
 from .blocks import flat_block_forward, supports_flat_forward
+from .configs import quiet_root_logger as _quiet_root_logger
+from .configs import register_configs as _register_configs
 
 log = logging.getLogger(__name__)
 
-_CONFIG_DIR = Path(__file__).with_name("model_configs")
-_registered = False
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def _register_configs() -> None:
-    global _registered
-    if not _registered:
-        import open_clip
-
-        open_clip.add_model_config(_CONFIG_DIR)
-        _registered = True
 
 
 def load_clip(model_name: str = "ViT-B-32", pretrained: str | None = "openai") -> nn.Module:
@@ -65,17 +56,6 @@ def load_clip(model_name: str = "ViT-B-32", pretrained: str | None = "openai") -
         log.info("CLIP %s weights from %s%s", model_name, path, " (QuickGELU)" if quick_gelu else "")
     model.visual.output_tokens = True
     return model
-
-
-class _quiet_root_logger:
-    """open_clip warns through the root logger on every random-init model; once is ours to say."""
-
-    def __enter__(self):
-        self.level = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)
-
-    def __exit__(self, *exc):
-        logging.getLogger().setLevel(self.level)
 
 
 def grid_size(clip: nn.Module) -> tuple[int, int]:

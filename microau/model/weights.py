@@ -272,7 +272,8 @@ def check_weights(model_name: str, pretrained) -> str:
     if src.kind == "none":
         return "none: random initialisation (not the paper's setting)"
     path, quick_gelu = weights_file_for(model_name, pretrained)
-    from .backbone import _quiet_root_logger, _register_configs
+    from .configs import quiet_root_logger as _quiet_root_logger
+    from .configs import register_configs as _register_configs
 
     _register_configs()
     import open_clip

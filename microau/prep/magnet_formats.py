@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .magnify import MagNetArch
+from .magnet import MagNetArch
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +138,9 @@ def _port_conv_name(fmt: str, ours: str) -> str:
 
 def key_map(fmt: str, arch: MagNetArch | None = None) -> dict[str, str]:
     """MagNet state-dict key -> the port's key (TF: variable name), for every parameter."""
-    from . import magnify
+    from . import magnet
 
-    net = magnify.MagNet(arch or FORMAT_ARCHS[fmt])
+    net = magnet.MagNet(arch or FORMAT_ARCHS[fmt])
     out = {}
     for key in net.state_dict():
         conv, leaf = key.rsplit(".", 1)
@@ -558,9 +558,9 @@ def to_magnet_state(state: dict, fmt: str, arch: MagNetArch) -> dict:
     Raises :class:`MagnetFormatError` naming the first missing, unexpected or mis-shaped keys."""
     import torch
 
-    from . import magnify
+    from . import magnet
 
-    own = magnify.MagNet(arch).state_dict()
+    own = magnet.MagNet(arch).state_dict()
     mapping = key_map(fmt, arch)
     missing = [theirs for ours, theirs in mapping.items() if theirs not in state]
     known = set(mapping.values())
@@ -588,7 +588,7 @@ def to_magnet_state(state: dict, fmt: str, arch: MagNetArch) -> dict:
 
 def load_magnet(path: str | Path, fmt: str | None = None):
     """A :class:`MagNet` (eval mode, CPU) with the weights of ``path`` in any supported format."""
-    from . import magnify
+    from . import magnet
 
     path = Path(path).expanduser()
     state, stored_arch = read_checkpoint(path)
@@ -605,7 +605,7 @@ def load_magnet(path: str | Path, fmt: str | None = None):
         arch = MagNetArch(bias="encoder.conv1.bias" in state,
                           texture_up_conv="decoder.texture_up_conv.weight" in state,
                           decoder_up_conv="decoder.up_conv.weight" in state)
-    net = magnify.MagNet(arch)
+    net = magnet.MagNet(arch)
     net.load_state_dict(to_magnet_state(state, found, arch))
     net.source_format = found
     log.info("learned magnifier: %s checkpoint (%s) from %s", found, FORMAT_REPOS[found], path)
