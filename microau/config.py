@@ -16,6 +16,7 @@ import yaml
 LSI_MODES = ("pta", "meanpool", "maxpool", "none")
 GSD_MODES = ("gda", "add_mlp", "cat_mlp", "none")
 CONTRASTIVE_MODES = ("miau", "local", "global", "none")
+PRECISIONS = ("fp32", "bf16")  # see microau.train.precision
 
 # The paper's final trade-off weights per dataset (Sec. IV-C: alpha chosen in Table IV,
 # then beta in Table V; the full model's numbers in Tables II/VII/VIII equal those rows).
@@ -24,7 +25,7 @@ PAPER_ALPHA_BETA: dict[str, tuple[float, float]] = {"casme2": (0.6, 1.0), "samm"
 # Fields added after runs were first stored, with the value that computes what runs did before the
 # field existed. A run's key leaves such a field out while it holds that value, so adding a field
 # never renames the runs it does not change (see microau.train.loso.config_key).
-KEY_NEUTRAL: dict[str, Any] = {}
+KEY_NEUTRAL: dict[str, Any] = {"precision": "fp32"}
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Config:
     magnify: str = "linear"  # linear | learned | none (Sec. IV-A uses a learned magnifier)
     magnify_checkpoint: str | None = None
     device: str = "cpu"
+    precision: str = "fp32"  # fp32 | bf16: autocast of the trainable part (microau.train.precision)
     profile: str = "paper"
     variant: str = "full"
     notes: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +68,7 @@ class Config:
             ("lsi", self.lsi, LSI_MODES),
             ("gsd", self.gsd, GSD_MODES),
             ("contrastive", self.contrastive, CONTRASTIVE_MODES),
+            ("precision", self.precision, PRECISIONS),
         ):
             if value not in allowed:
                 raise ValueError(f"config.{name}={value!r}; choose one of {allowed}")
