@@ -189,10 +189,12 @@ def test_precision_fp32_keeps_run_keys_and_bf16_is_a_new_run():
         cfg.replace(precision="fp16")
 
 
-# bf16 keeps 8 bits of mantissa: after two epochs of training the probabilities of the smoke model
-# stay within 0.05 of float32's, and the epoch losses within 2 % (measured margins in the test).
-BF16_PROB_ATOL = 0.05
-BF16_LOSS_RTOL = 0.02
+# bf16 keeps 8 bits of mantissa. On this test's data, two epochs of the smoke model under CPU bf16
+# autocast moved the probabilities by at most 1.0e-3 and the epoch losses by at most 0.4 % from
+# float32 (printed by the test's own arrays on 2026-11-22); the tolerances leave a margin of 10x
+# and 2.5x for other CPUs' bf16 kernels.
+BF16_PROB_ATOL = 0.01
+BF16_LOSS_RTOL = 0.01
 
 
 def test_bf16_autocast_on_cpu_stays_close_to_fp32(data):

@@ -291,7 +291,11 @@ def run_loso(
         return finished
 
     t0 = time.perf_counter()
-    data = data if data is not None else load_train_data(cfg, progress=progress)
+    if data is None:
+        data = load_train_data(cfg, progress=progress)
+        if run_dir_for(cfg, runs_dir, data=data) != run_dir:
+            raise RuntimeError(f"the data of {cfg.dataset} changed while the run in {run_dir} was starting "
+                               "(was the coding sheet being edited?); run the command again")
     data.to(cfg.device)
     subjects = data.fold_subjects
     stored = stored_folds(run_dir, data)
