@@ -167,7 +167,6 @@ def _time_fast_steps(cfg, data, folds, prefix, steps):
 def _trace_fast_steps(cfg, data, folds, prefix, steps) -> str:
     """torch.profiler over ``steps`` fast steps (after one warm-up step; model set-up included,
     evaluation not): the operators that take the most time, as a table."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     from microau.train import fast

@@ -166,8 +166,9 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
                 # all models in one group (the usual case): no gather copy of the parameters
                 params = stacked if len(members) == K else {n: v[sel] for n, v in stacked.items()}
                 with autocast(cfg):
-                    losses = batched_loss(params, prefix_all[rows], data.landmarks[rows], data.labels[rows],
-                                          rows).float()
+                    losses = batched_loss(params, prefix_all[rows], data.landmarks[rows], data.labels[rows], rows)
+                if losses.dtype in (torch.bfloat16, torch.float16):  # sum the folds' losses in float32
+                    losses = losses.float()
                 total = total + losses.sum()
                 values = losses.detach().cpu().numpy()
                 sums[members] += values
