@@ -1,8 +1,16 @@
 """Naive vs fast LOSO trainer on the same work: wall time, ratio, peak memory.
 
-    python benchmarks/bench_loso.py --profile quick --folds 4 --epochs 2
-    python benchmarks/bench_loso.py --profile paper --folds 8 --epochs 80 --steps 1   # projection
-    ... --save book/benchmarks/NAME.md                                            # for the book
+    python benchmarks/bench_loso.py --profile quick --folds 4          # whole runs, all epochs
+    python benchmarks/bench_loso.py --device cuda --profile paper      # GPU: per-step, projected run
+    python benchmarks/bench_loso.py --profile quick --trace            # torch.profiler of the fast step
+    ... --save book/benchmarks/NAME.md                                 # for the book
+
+Defaults follow the profile: 'paper' measures ``--steps 5`` steps per trainer on every fold of the
+data and projects the whole LOSO run (26 folds x 80 epochs on CASME II's shape); the other
+profiles train whole runs (all the profile's epochs) on ``--folds 4`` folds and report the
+whole-run ratio next to the per-epoch figures. ``--device cuda`` on a machine without a CUDA GPU
+prints one line saying so and exits 0. ``--data synthetic`` times the same shapes on random
+images (no phantom to write or prepare; the cost does not depend on the pixels' values).
 
 Each trainer runs in its own subprocess so that its peak memory (resident set on CPU, allocated
 CUDA memory on a GPU) is its own. Both train the same folds for the same epochs from the same
@@ -35,19 +43,36 @@ def _peak_memory_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load_data(cfg, kind: str):
+    """The phantom (prepared through the cache), or random images of the same shape: 26 subjects,
+    255 clips (CASME II's counts) with the data set's AUs."""
+    from microau.train.data import TrainData, load_train_data
+
+    if kind == "phantom":
+        return load_train_data(cfg, workers=max(1, (os.cpu_count() or 2) // 2), progress=False)
+    from microau.aus import DATASET_AUS
+
+    data = TrainData.synthetic(n_subjects=26, clips_per_subject=10, aus=DATASET_AUS[cfg.base_dataset], seed=0)
+    keep = [i for i in range(260) if not (i % 10 == 9 and i // 10 < 5)]  # 5 subjects with 9 clips: 255
+    data.ids = [data.ids[i] for i in keep]
+    data.subjects = [data.subjects[i] for i in keep]
+    data.emotion3 = [data.emotion3[i] for i in keep]
+    data.images, data.landmarks, data.labels = data.images[keep], data.landmarks[keep], data.labels[keep]
+    return data
+
+
 def worker(args) -> dict:
     import numpy as np
     import torch
 
     from microau.config import make_config
     from microau.train.common import build_model, epoch_batches
-    from microau.train.data import load_train_data
 
     # random weights: no download here, and the cost does not depend on the weights' values
     cfg = make_config(args.profile, "full", dataset=args.dataset, device=args.device,
-                      epochs=args.epochs).replace(pretrained=None)
-    data = load_train_data(cfg, progress=False).to(cfg.device)
-    folds = list(range(min(args.folds, len(data.fold_subjects))))
+                      epochs=args.epochs, precision=args.precision).replace(pretrained=None)
+    data = load_data(cfg, args.data).to(cfg.device)
+    folds = list(range(min(args.folds or len(data.fold_subjects), len(data.fold_subjects))))
     steps_per_epoch = [len(epoch_batches(len(data.subject_index(data.fold_subjects[f], False)),
                                          cfg.batch_size, cfg.seed, f, 0)) for f in folds]
     t0 = time.perf_counter()
@@ -66,7 +91,10 @@ def worker(args) -> dict:
         t_prefix0 = time.perf_counter()
         prefix = visual_prefix_cache(build_model(cfg, data.aus).to(cfg.device), data.images)
         prefix_s = time.perf_counter() - t_prefix0
-        if args.steps:
+        if args.trace:
+            trace = _trace_fast_steps(cfg, data, folds, prefix, args.steps or 3)
+            t_step, results = None, None
+        elif args.steps:
             t_step = _time_fast_steps(cfg, data, folds, prefix, args.steps)
             results = None
         else:
@@ -79,8 +107,13 @@ def worker(args) -> dict:
            "n_clips": len(data.ids), "clip_model": cfg.clip_model}
     if args.mode == "fast":
         out["prefix_s"] = prefix_s
+        if args.trace:
+            out["trace"] = trace
     if args.steps:
         out["seconds_per_step"] = t_step
+    out["all_steps_per_epoch"] = [len(epoch_batches(len(data.subject_index(s, False)), cfg.batch_size, cfg.seed,
+                                                    f, 0)) for f, s in enumerate(data.fold_subjects)]
+    out["device_name"] = torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu"
     if results is not None:
         out["probs"] = np.concatenate([r.probs.ravel() for r in results]).tolist()
     return out
@@ -131,56 +164,118 @@ def _time_fast_steps(cfg, data, folds, prefix, steps):
         fast.epoch_batches = original
 
 
+def _trace_fast_steps(cfg, data, folds, prefix, steps) -> str:
+    """torch.profiler over ``steps`` fast steps (after one warm-up step; model set-up included,
+    evaluation not): the operators that take the most time, as a table."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from microau.train import fast
+
+    original = fast.epoch_batches
+    fast.epoch_batches = lambda n, b, seed, fold, epoch: original(n, b, seed, fold, epoch)[:1]
+    try:
+        rows = [data.subject_index(data.fold_subjects[f], test=False) for f in folds]
+        one_epoch = cfg.replace(epochs=1)
+        fast.train_stacked(one_epoch, data, rows, folds, prefix_cache=prefix)  # warm-up
+        fast.epoch_batches = lambda n, b, seed, fold, epoch: original(n, b, seed, fold, epoch)[:steps]
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cfg.device.startswith("cuda") else [])
+        with profile(activities=activities) as prof:
+            fast.train_stacked(one_epoch, data, rows, folds, prefix_cache=prefix)  # training only, no evaluation
+    finally:
+        fast.epoch_batches = original
+    key = "self_cuda_time_total" if cfg.device.startswith("cuda") else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=48)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default="quick")
     p.add_argument("--dataset", default="phantom-casme2")
-    p.add_argument("--folds", type=int, default=4)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--steps", type=int, default=0, help="measure this many steps only and project")
+    p.add_argument("--data", choices=["phantom", "synthetic"], default="phantom",
+                   help="the prepared phantom, or random images of CASME II's shape (26 subjects, 255 clips)")
+    p.add_argument("--folds", type=int, default=None, help="folds to train (default: 4; 'paper': all)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the profile's)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="measure this many steps only and project (default: 5 for 'paper', else whole runs)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--trace", action="store_true", help="profile the fast step with torch.profiler instead")
     p.add_argument("--save", default=None, help="also write the figures as a markdown file (for the book)")
     p.add_argument("--mode", choices=["reference", "fast"], help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    from microau.config import PROFILES
+
+    paper = args.profile == "paper"
+    args.epochs = args.epochs or PROFILES[args.profile].get("epochs", 80)
+    args.folds = args.folds if args.folds is not None else (0 if paper else 4)  # 0: every fold
+    args.steps = args.steps if args.steps is not None else (5 if paper else 0)
     if args.mode:
         print("RESULT " + json.dumps(worker(args)))
         return
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            print(f"no CUDA GPU on this machine (torch {torch.__version__}: torch.cuda.is_available() is False); "
+                  "nothing measured")
+            return
 
     runs = {}
-    for mode in ("reference", "fast"):
+    for mode in (("fast",) if args.trace else ("reference", "fast")):
         cmd = [sys.executable, __file__, "--mode", mode] + [
-            f"--{k}={v}" for k, v in vars(args).items() if k not in ("mode", "json") and v is not None]
+            f"--{k}={v}" for k, v in vars(args).items()
+            if k not in ("mode", "json", "trace") and v is not None] + (["--trace"] if args.trace else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
         if proc.returncode or not line:
             sys.exit(f"{mode} trainer failed:\n{proc.stderr[-3000:]}")
         runs[mode] = json.loads(line[0][7:])
 
-    ref, fast = runs["reference"], runs["fast"]
+    fast = runs["fast"]
     lines: list[str] = []
     say = lines.append
-    say(f"device {args.device} | profile {args.profile} ({ref['clip_model']}) | {args.dataset}: "
-        f"{ref['n_clips']} clips | {ref['folds']} folds x {args.epochs} epochs")
-    if args.steps:
-        n_steps = sum(ref["steps_per_epoch"]) * args.epochs
-        ref_total = ref["seconds_per_step"] * n_steps
-        fast_total = fast["prefix_s"] + fast["seconds_per_step"] * max(ref["steps_per_epoch"]) * args.epochs
-        say("PROJECTION from measured per-step costs (not a measured run):")
-        say(f"  naive: {ref['seconds_per_step'] * 1e3:.1f} ms/step (one fold) -> {ref_total:.0f} s")
-        say(f"  fast : {fast['seconds_per_step'] * 1e3:.1f} ms/step (all {fast['folds']} folds) "
-              f"+ prefix cache {fast['prefix_s']:.1f} s -> {fast_total:.0f} s")
-        say(f"  ratio naive/fast: {ref_total / fast_total:.1f}x")
+    data_label = "phantom" if args.data == "phantom" else "synthetic images, CASME II's shape"
+    say(f"device {args.device} ({fast['device_name']}) | profile {args.profile} ({fast['clip_model']}), "
+        f"{args.precision} | {args.dataset} ({data_label}): {fast['n_clips']} clips | "
+        f"{fast['folds']} folds x {args.epochs} epochs")
+    if args.trace:
+        say(f"torch.profiler over {args.steps or 3} fast steps serving {fast['folds']} folds (after a warm-up step):")
+        lines.extend(fast["trace"].splitlines())
+    elif args.steps:
+        ref = runs["reference"]
+        every = fast["all_steps_per_epoch"]  # every fold of the data set: a whole LOSO run
+        ref_run = ref["seconds_per_step"] * sum(every) * args.epochs
+        fast_run = fast["prefix_s"] + fast["seconds_per_step"] * max(every) * args.epochs
+        say(f"PROJECTION from measured per-step costs (not a measured run) of a whole LOSO run: "
+            f"{len(every)} folds x {args.epochs} epochs")
+        say(f"  naive: {ref['seconds_per_step'] * 1e3:.1f} ms/step (one fold, batch of 8) x {sum(every)} steps/epoch "
+            f"-> {ref_run:.0f} s ({ref_run / 60:.1f} min)")
+        say(f"  fast : {fast['seconds_per_step'] * 1e3:.1f} ms/step (all {fast['folds']} folds at once) "
+            f"x {max(every)} steps/epoch + prefix cache {fast['prefix_s']:.1f} s -> {fast_run:.0f} s "
+            f"({fast_run / 60:.1f} min)")
+        if fast["folds"] < len(every):
+            say(f"  (the fast step was measured on {fast['folds']} of {len(every)} folds: the projection "
+                "assumes its cost grows with the fold count no faster than that; rerun with --folds 0)")
+        say(f"  ratio naive/fast: {ref_run / fast_run:.1f}x")
     else:
         import numpy as np
 
+        ref = runs["reference"]
         diff = float(np.max(np.abs(np.array(ref["probs"]) - np.array(fast["probs"]))))
-        say(f"  naive (reference trainer): {ref['seconds']:.1f} s")
-        say(f"  fast trainer             : {fast['seconds']:.1f} s (prefix cache {fast['prefix_s']:.1f} s)")
-        say(f"  ratio naive/fast         : {ref['seconds'] / fast['seconds']:.1f}x")
+        fast_train = fast["seconds"] - fast["prefix_s"]
+        say(f"  whole runs (all {args.epochs} epochs, measured):")
+        say(f"    naive (reference trainer): {ref['seconds']:.1f} s")
+        say(f"    fast trainer             : {fast['seconds']:.1f} s (of which prefix cache {fast['prefix_s']:.1f} s)")
+        say(f"    ratio naive/fast         : {ref['seconds'] / fast['seconds']:.1f}x")
+        say("  per epoch (the whole runs divided by their epochs; the fast trainer without its one-off "
+            "prefix cache):")
+        say(f"    naive {ref['seconds'] / args.epochs:.2f} s | fast {fast_train / args.epochs:.2f} s | "
+            f"ratio {ref['seconds'] / fast_train:.1f}x")
         say(f"  max |p_naive - p_fast|   : {diff:.2e}")
-    say(f"  peak memory naive / fast : {ref['peak_mb']:.0f} MB / {fast['peak_mb']:.0f} MB "
-          f"({'CUDA allocated' if args.device.startswith('cuda') else 'process RSS'})")
+    if not args.trace:
+        say(f"  peak memory naive / fast : {runs['reference']['peak_mb']:.0f} MB / {fast['peak_mb']:.0f} MB "
+            f"({'torch.cuda.max_memory_allocated' if args.device.startswith('cuda') else 'process RSS'})")
     text = "\n".join(lines)
     print(text)
     if args.save:
@@ -192,12 +287,13 @@ def _save_markdown(args, text: str) -> None:
 
     cmd = "python benchmarks/bench_loso.py " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-        if k not in ("mode", "json", "save") and v not in (None, 0))
+        if k not in ("mode", "json", "save", "trace") and v not in (None, 0)) + (" --trace" if args.trace else "")
     cpu = platform.processor() or platform.machine()
     Path(args.save).parent.mkdir(parents=True, exist_ok=True)
     Path(args.save).write_text(
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU core(s) ({cpu}), "
-        f"torch threads default, with: `{cmd}`\n\n```text\n{text}\n```\n")
+        f"torch threads default, load average {' '.join(f'{v:.1f}' for v in os.getloadavg())} when it ended "
+        f"(a shared machine: other jobs ran at the same time), with: `{cmd}`\n\n```text\n{text}\n```\n")
 
 
 if __name__ == "__main__":

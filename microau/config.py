@@ -21,6 +21,7 @@ CONTRASTIVE_MODES = ("miau", "local", "global", "none")
 # equal); 'literal' is the default because under it MiAUCL and local OrigCL differ.
 MIAUCL_TARGETS = ("normalized", "literal", "sigmoid")
 DEFAULT_MIAUCL_TARGETS = "literal"
+PRECISIONS = ("fp32", "bf16")  # see microau.train.precision
 
 # The paper's final trade-off weights per dataset (Sec. IV-C: alpha chosen in Table IV,
 # then beta in Table V; the full model's numbers in Tables II/VII/VIII equal those rows).
@@ -32,6 +33,7 @@ PAPER_ALPHA_BETA: dict[str, tuple[float, float]] = {"casme2": (0.6, 1.0), "samm"
 KEY_NEUTRAL: dict[str, Any] = {
     # runs stored before the field existed computed Eq. 9-11 with row-normalised targets
     "miaucl_targets": "normalized",
+    "precision": "fp32",
 }
 
 
@@ -68,6 +70,7 @@ class Config:
     magnify: str = "linear"  # linear | learned | none (Sec. IV-A uses a learned magnifier)
     magnify_checkpoint: str | None = None
     device: str = "cpu"
+    precision: str = "fp32"  # fp32 | bf16: autocast of the trainable part (microau.train.precision)
     profile: str = "paper"
     variant: str = "full"
     notes: dict[str, Any] = field(default_factory=dict)
@@ -78,6 +81,7 @@ class Config:
             ("gsd", self.gsd, GSD_MODES),
             ("contrastive", self.contrastive, CONTRASTIVE_MODES),
             ("miaucl_targets", self.miaucl_targets, MIAUCL_TARGETS),
+            ("precision", self.precision, PRECISIONS),
         ):
             if value not in allowed:
                 raise ValueError(f"config.{name}={value!r}; choose one of {allowed}")

@@ -53,22 +53,42 @@ class FoldResult:
     epoch_loss: list[float] = field(default_factory=list)
 
     def save(self, path) -> None:
+        """Written to a temporary name and renamed: a crash leaves the old file or none, never half."""
+        from .store import write_npz_atomic
+
         arrays = {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)}
-        np.savez_compressed(path, fold=self.fold, subject=self.subject,
-                            epoch_loss=np.asarray(self.epoch_loss), **arrays)
+        write_npz_atomic(path, fold=self.fold, subject=self.subject,
+                         epoch_loss=np.asarray(self.epoch_loss), **arrays)
 
     @classmethod
     def load(cls, path) -> "FoldResult":
-        z = np.load(path, allow_pickle=False)
-        get = lambda k: z[k] if k in z.files else None  # noqa: E731
-        return cls(fold=int(z["fold"]), subject=str(z["subject"]), test_index=z["test_index"],
-                   probs=z["probs"], au_features=z["au_features"], token_weights=get("token_weights"),
-                   dependency=get("dependency"), attention=get("attention"),
-                   prompt_features=get("prompt_features"), epoch_loss=z["epoch_loss"].tolist())
+        """FileNotFoundError when missing; ``store.DamagedRunError`` naming the file when it cannot be
+        read whole (truncated, zeroed, a member's CRC wrong, an array missing)."""
+        import zipfile
+        import zlib
+
+        from .store import DamagedRunError
+
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                get = lambda k: z[k] if k in z.files else None  # noqa: E731
+                return cls(fold=int(z["fold"]), subject=str(z["subject"]), test_index=z["test_index"],
+                           probs=z["probs"], au_features=z["au_features"], token_weights=get("token_weights"),
+                           dependency=get("dependency"), attention=get("attention"),
+                           prompt_features=get("prompt_features"), epoch_loss=z["epoch_loss"].tolist())
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, KeyError) as err:
+            raise DamagedRunError(path, f"unreadable fold file ({type(err).__name__}: {err})") from None
 
 
 def outputs_to_fold_result(fold, subject, test_index, out, prompt_feats, epoch_loss) -> FoldResult:
-    cpu = lambda t: None if t is None else t.detach().cpu().numpy()  # noqa: E731
+    def cpu(t):  # bf16 results (autocast) are stored as float32
+        if t is None:
+            return None
+        t = t.detach()
+        return (t.float() if t.dtype in (torch.bfloat16, torch.float16) else t).cpu().numpy()
+
     return FoldResult(
         fold=fold, subject=subject, test_index=np.asarray(test_index), probs=cpu(out.probs),
         au_features=cpu(out.au_features), token_weights=cpu(out.token_weights),

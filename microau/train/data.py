@@ -11,13 +11,9 @@ import torch
 
 from ..aus import DATASET_AUS
 from ..config import Config
+from ..data.registry import data_key  # noqa: F401  (the one definition; imported from here by callers)
 
 log = logging.getLogger(__name__)
-
-
-def data_key(cfg: Config) -> tuple:
-    """The settings that decide a run's TrainData: runs with equal keys share their data."""
-    return (cfg.dataset, cfg.data_root, cfg.n_subjects, cfg.magnify, cfg.magnify_checkpoint)
 
 
 @dataclass
@@ -32,6 +28,7 @@ class TrainData:
     labels: torch.Tensor  # [M, N] 0/1
     fallbacks: dict[str, str] = field(default_factory=dict)
     emotion: list[str] = field(default_factory=list)
+    digest: str | None = None  # what the data were made from (microau.train.datakey); None: in memory
 
     @property
     def source(self) -> str:
@@ -89,28 +86,22 @@ class TrainData:
 
 
 def load_train_data(cfg: Config, workers: int = 2, progress: bool = True) -> TrainData:
-    """Load the dataset of ``cfg`` (phantom by default), prepare it (cached) and build tensors."""
-    if cfg.dataset.startswith("phantom-"):
-        from ..data.phantom import ensure_phantom
+    """Load the dataset of ``cfg`` (phantom by default), prepare it (cached) and build tensors.
 
-        root = cfg.data_root or ensure_phantom(cfg.base_dataset, seed=0, n_subjects=cfg.n_subjects)
-    else:
-        if not cfg.data_root:
-            raise FileNotFoundError(
-                f"dataset {cfg.dataset!r} needs data_root: the folder holding the coding sheet "
-                "and frames of your licensed copy (e.g. --root /data/CASME2)")
-        root = cfg.data_root
-    from ..data.loading import load_samples
+    The samples and preparation settings come from ``microau.data.registry`` (``samples_for``,
+    ``prep_settings_for``); the result carries their digest (``microau.train.datakey``), which
+    names the run directory.
+    """
+    from ..data.registry import prep_settings_for, samples_for
     from ..model.backbone import flow_images_to_tensor
-    from ..prep.pipeline import PrepSettings, prepare_samples
+    from ..prep.pipeline import prepare_samples
+    from .datakey import samples_digest
 
-    samples = load_samples(cfg.dataset, root)
-    if cfg.n_subjects:
-        keep = sorted({s.subject for s in samples})[: cfg.n_subjects]
-        samples = [s for s in samples if s.subject in keep]
-    settings = PrepSettings(magnify=cfg.magnify, learned_checkpoint=cfg.magnify_checkpoint)
-    prepared = prepare_samples(samples, settings, workers=workers, progress=progress)
+    samples = samples_for(cfg, progress=progress)
+    settings = prep_settings_for(cfg)
     aus = DATASET_AUS[cfg.base_dataset]
+    digest = samples_digest(cfg.dataset, samples, aus, settings)
+    prepared = prepare_samples(samples, settings, workers=workers, progress=progress)
     if prepared.fallbacks:
         log.warning("%d clip(s) prepared with a fallback: %s", len(prepared.fallbacks),
                     ", ".join(f"{k} ({v})" for k, v in sorted(prepared.fallbacks.items())))
@@ -125,4 +116,5 @@ def load_train_data(cfg: Config, workers: int = 2, progress: bool = True) -> Tra
         landmarks=torch.as_tensor(prepared.landmarks, dtype=torch.float32),
         labels=torch.tensor([s.labels(aus) for s in prepared.samples], dtype=torch.long),
         fallbacks=dict(prepared.fallbacks),
+        digest=digest,
     )

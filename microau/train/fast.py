@@ -30,6 +30,7 @@ from ..losses import total_loss
 from ..model.micro_au_clip import MicroAUCLIP, gather_prompt_features
 from .common import FoldResult, build_model, epoch_batches, lr_factor, outputs_to_fold_result, sentences_for
 from .data import TrainData
+from .precision import autocast, configure_device
 
 
 class _TextSource(nn.Module):
@@ -109,7 +110,8 @@ def train_folds_fast(cfg: Config, data: TrainData, folds: list[int],
             test_idx = data.subject_index(subjects[f], test=True)
             rows = torch.as_tensor(test_idx, device=prefix_all.device)
             params = {n: v[k] for n, v in stacked.items()}
-            out, prompts = functional_call(eval_runner, params, (prefix_all[rows], data.landmarks[rows]))
+            with autocast(cfg):
+                out, prompts = functional_call(eval_runner, params, (prefix_all[rows], data.landmarks[rows]))
             results.append(outputs_to_fold_result(f, subjects[f], test_idx, out, prompts, epoch_loss[k]))
     return results
 
@@ -123,6 +125,7 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
     Returns (base model, stacked trainable parameters {name: [K, ...]}, text source, visual
     prefix cache, per-model epoch losses).
     """
+    configure_device(cfg)
     model = build_model(cfg, data.aus).to(cfg.device).use_fast_path()
     prefix_all = prefix_cache if prefix_cache is not None else visual_prefix_cache(model, data.images)
     text = _TextSource(model, cfg, data)
@@ -162,7 +165,10 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
                                     for k in members])
                 # all models in one group (the usual case): no gather copy of the parameters
                 params = stacked if len(members) == K else {n: v[sel] for n, v in stacked.items()}
-                losses = batched_loss(params, prefix_all[rows], data.landmarks[rows], data.labels[rows], rows)
+                with autocast(cfg):
+                    losses = batched_loss(params, prefix_all[rows], data.landmarks[rows], data.labels[rows], rows)
+                if losses.dtype in (torch.bfloat16, torch.float16):  # sum the folds' losses in float32
+                    losses = losses.float()
                 total = total + losses.sum()
                 values = losses.detach().cpu().numpy()
                 sums[members] += values

@@ -1,8 +1,11 @@
 """Leave-one-subject-out runs: train every fold, concatenate predictions, score, store.
 
-A run lives in its own directory, keyed by a hash of the resolved config. Asking again for a
-finished run reads it back; an interrupted run resumes at the first fold without a saved
-result. Each run directory holds:
+A run lives in its own directory, ``<config key>-<data digest>``: a hash of the resolved config
+and a digest of the data it is trained on (``microau.train.datakey``). Asking again for a
+finished run reads it back, after checking each file against the size and SHA-256 recorded in
+``DONE``; a damaged one is reported by path and trained again. An interrupted run resumes at
+the folds without a readable saved result. Every file is written to a temporary name and
+renamed (``microau.train.store``). Each run directory holds:
 
 - ``config.yaml``: the resolved configuration;
 - ``predictions.csv``: one row per (clip, AU): subject, fold, label, probability, prediction;
@@ -10,7 +13,9 @@ result. Each run directory holds:
 - ``mer.csv`` / ``mer_metrics.json``: label-free emotion predictions (Eq. 13) and UF1/UAR/WF1/acc;
 - ``arrays.npz``: per-clip AU features, PTA weights, GDA weights and attention, prompt features
   per fold (what Figs. 5-7 and Table III's TextSi need);
-- ``meta.json``: data source, data fingerprint, package versions, git commit, trainer, timings.
+- ``meta.json``: data source, data fingerprint, package versions, git commit, trainer, timings;
+- ``folds/foldNNN.npz``: each fold's result as it is trained (what a resumed run reuses);
+- ``DONE``: written last; size and SHA-256 of each file above.
 """
 from __future__ import annotations
 
@@ -26,13 +31,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
 from ..aus import EMOTION3_CLASSES, au_name
 from ..config import KEY_NEUTRAL, Config
 from ..mer import emotion_scores
 from .common import FoldResult, epoch_batches
 from .data import TrainData, load_train_data
+from .datakey import SHORT, digest_for, digest_of
 from .metrics import au_metrics, mer_metrics
+from .store import (DONE, DamagedRunError, remove_stale_temporaries, verify_outputs, write_csv_atomic,
+                    write_done, write_json_atomic, write_npz_atomic, write_text_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +63,16 @@ def config_key(cfg: Config) -> str:
     return hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
-def run_dir_for(cfg: Config, runs_dir: Path | None = None) -> Path:
+def run_dir_for(cfg: Config, runs_dir: Path | None = None, data: TrainData | None = None) -> Path:
+    """``<runs>/<dataset>/<profile>/<config key>-<data digest>``: the digest (``microau.train.datakey``)
+    is read from the coding sheet (no preparation), or taken from ``data`` when given."""
     runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
-    return runs_dir / cfg.dataset / cfg.profile / config_key(cfg)
+    digest = digest_of(data) if data is not None else digest_for(cfg)
+    return runs_dir / cfg.dataset / cfg.profile / f"{config_key(cfg)}-{digest[:SHORT]}"
+
+
+OUTPUTS = ("config.yaml", "predictions.csv", "metrics.csv", "mer.csv", "mer_metrics.json", "arrays.npz",
+           "meta.json")  # every file of a finished run; DONE records each one's size and SHA-256
 
 
 @dataclass
@@ -87,18 +103,167 @@ class RunResult:
 
     @classmethod
     def load(cls, run_dir: Path) -> "RunResult":
+        """Read a finished run back, after checking every output against the size and SHA-256 that
+        ``DONE`` recorded. FileNotFoundError: not finished; DamagedRunError: a file does not match."""
         run_dir = Path(run_dir)
-        if not (run_dir / "DONE").exists():
+        if not (run_dir / DONE).exists():
             raise FileNotFoundError(f"{run_dir} holds no finished run (no DONE marker)")
-        return cls(
-            run_dir=run_dir,
-            config=Config.from_yaml(run_dir / "config.yaml"),
-            predictions=pd.read_csv(run_dir / "predictions.csv", dtype={"subject": str}),
-            metrics=pd.read_csv(run_dir / "metrics.csv"),
-            mer=pd.read_csv(run_dir / "mer.csv", dtype={"subject": str}),
-            mer_metrics=json.loads((run_dir / "mer_metrics.json").read_text()),
-            meta=json.loads((run_dir / "meta.json").read_text()),
-        )
+        verify_outputs(run_dir, expected=OUTPUTS)
+        try:
+            return cls(
+                run_dir=run_dir,
+                config=Config.from_yaml(run_dir / "config.yaml"),
+                predictions=pd.read_csv(run_dir / "predictions.csv", dtype={"subject": str}),
+                metrics=pd.read_csv(run_dir / "metrics.csv"),
+                mer=pd.read_csv(run_dir / "mer.csv", dtype={"subject": str}),
+                mer_metrics=json.loads((run_dir / "mer_metrics.json").read_text()),
+                meta=json.loads((run_dir / "meta.json").read_text()),
+            )
+        except (OSError, ValueError, TypeError, yaml.YAMLError) as err:  # checksums matched: not damage
+            raise DamagedRunError(run_dir, f"its files match their checksums but cannot be read ({err})") \
+                from err
+
+
+def is_finished(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds a finished run whose outputs all match their checksums."""
+    try:
+        verify_outputs(run_dir, expected=OUTPUTS)
+        return True
+    except (FileNotFoundError, DamagedRunError):
+        return False
+
+
+def check_trainable(cfg: Config) -> None:
+    """Refuse settings under which a run would be marked done without being trained."""
+    if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
+        raise ValueError(f"epochs={cfg.epochs!r}: a LOSO run trains at least one epoch; give --epochs 1 or "
+                         "more (or leave it out to use the profile's count)")
+    if cfg.batch_size < 1:
+        raise ValueError(f"batch_size={cfg.batch_size!r}: give a batch size of at least 1")
+
+
+def open_run(cfg: Config, runs_dir: Path | str | None, data: TrainData | None = None,
+             force: bool = False) -> tuple[Path, RunResult | None]:
+    """The run directory of ``cfg`` on ``data`` and, when it holds a finished, undamaged run (and
+    ``force`` is not set), that run read back. Otherwise the directory is made ready to train in:
+    a damaged finished run is reported by path and its completion marker removed (its verified
+    fold files are kept and reused); ``force`` removes the fold files too."""
+    check_trainable(cfg)
+    run_dir = run_dir_for(cfg, runs_dir, data=data)
+    if (run_dir / DONE).exists() and not force:
+        try:
+            result = RunResult.load(run_dir)
+        except DamagedRunError as err:
+            log.warning("the finished run %s is damaged: %s; training it again", run_dir, err)
+        else:
+            log.info("reading back the finished run %s", run_dir)
+            result.config = cfg  # same computation, possibly asked for under another variant name
+            return run_dir, result
+    elif not run_dir.exists():
+        _note_runs_on_other_data(run_dir)
+    if force:
+        for f in (run_dir / "folds").glob("*.npz"):
+            f.unlink()
+    (run_dir / DONE).unlink(missing_ok=True)
+    (run_dir / "folds").mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(run_dir)
+    remove_stale_temporaries(run_dir / "folds")
+    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    return run_dir, None
+
+
+def _note_runs_on_other_data(run_dir: Path) -> None:
+    key = run_dir.name.split("-")[0]
+    others = sorted(p.name for p in run_dir.parent.glob(key + "*") if p.is_dir() and p != run_dir)
+    if others:
+        log.info("stored run(s) %s of this configuration were trained on other data (clip ids, labels, "
+                 "frame indices or preparation settings differ); training a new run in %s",
+                 ", ".join(others), run_dir)
+
+
+def fold_file(run_dir: Path, fold: int) -> Path:
+    return Path(run_dir) / "folds" / f"fold{fold:03d}.npz"
+
+
+def load_fold(run_dir: Path, fold: int, data: TrainData) -> FoldResult:
+    """A stored fold, checked to be readable and to be the fold ``data`` defines (DamagedRunError)."""
+    path = fold_file(run_dir, fold)
+    result = FoldResult.load(path)
+    subject = data.fold_subjects[fold]
+    if result.fold != fold or result.subject != subject or \
+            not np.array_equal(result.test_index, data.subject_index(subject, test=True)):
+        raise DamagedRunError(path, f"holds fold {result.fold} ({result.subject}), not fold {fold} ({subject})")
+    return result
+
+
+def stored_folds(run_dir: Path, data: TrainData) -> dict[int, FoldResult]:
+    """The folds already saved in ``run_dir`` that read back whole; a damaged fold file is reported
+    by path and left out (its fold is trained again and the file replaced)."""
+    done = {}
+    for f in range(len(data.fold_subjects)):
+        if not fold_file(run_dir, f).exists():
+            continue
+        try:
+            done[f] = load_fold(run_dir, f, data)
+        except DamagedRunError as err:
+            log.warning("fold file damaged, fold %d is trained again: %s", f, err)
+    return done
+
+
+def train_folds(cfg: Config, data: TrainData, folds: list[int], trainer: str = "fast",
+                fold_chunk: int | None = None, on_step=None, on_folds=None, prefix=None) -> list[FoldResult]:
+    """Train ``folds`` of a run; ``on_folds(results)`` is called after each chunk (to save them).
+
+    The fast trainer trains ``fold_chunk`` folds at once (default: all); ``prefix`` is its visual
+    prefix cache, computed here when not given. This is the one training loop behind
+    :func:`run_loso` and the executors.
+    """
+    if trainer not in ("fast", "reference"):
+        raise ValueError(f"trainer must be 'fast' or 'reference', not {trainer!r}")
+    chunk = fold_chunk or len(folds) or 1
+    out = []
+    for start in range(0, len(folds), chunk):
+        group = folds[start : start + chunk]
+        step = (lambda loss, n=1, g=group: on_step(loss, n, g)) if on_step else None
+        if trainer == "fast":
+            from .common import build_model
+            from .fast import train_folds_fast, visual_prefix_cache
+
+            if prefix is None:
+                prefix = visual_prefix_cache(build_model(cfg, data.aus).to(cfg.device), data.images)
+            results = train_folds_fast(cfg, data, group, on_step=step, prefix_cache=prefix)
+        else:
+            from .reference import train_fold_reference
+
+            results = [train_fold_reference(cfg, data, f, on_step=step) for f in group]
+        if on_folds:
+            on_folds(results)
+        out.extend(results)
+    return out
+
+
+def save_folds(run_dir: Path, results: list[FoldResult]) -> None:
+    for r in results:
+        r.save(fold_file(run_dir, r.fold))
+
+
+def finish_run(cfg: Config, data: TrainData, run_dir: Path, trainer: str, timings: dict,
+               folds: dict[int, FoldResult] | None = None) -> RunResult:
+    """Assemble a run whose folds are all saved: write its outputs, then ``DONE`` with checksums."""
+    folds = dict(folds or {})
+    n = len(data.fold_subjects)
+    missing = []
+    for f in range(n):
+        if f not in folds:
+            try:
+                folds[f] = load_fold(run_dir, f, data)
+            except FileNotFoundError:
+                missing.append(f)
+    if missing:
+        raise RuntimeError(f"{len(missing)} fold(s) of {run_dir} not trained yet; run again to resume")
+    result = _assemble(cfg, data, [folds[f] for f in range(n)], run_dir, trainer, timings)
+    write_done(run_dir, list(OUTPUTS))
+    return result
 
 
 def run_loso(
@@ -117,30 +282,26 @@ def run_loso(
     against). ``fold_chunk`` is how many folds the fast trainer trains at once (default: all);
     results are saved after each chunk, so a smaller chunk loses less work when interrupted.
     ``max_folds`` stops after that many folds without writing the final results (for timing).
+    ``data`` replaces loading (the run directory is then keyed by that data's digest).
     """
     if trainer not in ("fast", "reference"):
         raise ValueError(f"trainer must be 'fast' or 'reference', not {trainer!r}")
-    run_dir = run_dir_for(cfg, runs_dir)
-    if (run_dir / "DONE").exists() and not force:
-        log.info("reading back the finished run %s", run_dir)
-        result = RunResult.load(run_dir)
-        result.config = cfg  # same computation, possibly asked for under another variant name
-        return result
-    if force and run_dir.exists():
-        for f in (run_dir / "folds").glob("*.npz"):
-            f.unlink()
-        (run_dir / "DONE").unlink(missing_ok=True)
-    (run_dir / "folds").mkdir(parents=True, exist_ok=True)
-    cfg.to_yaml(run_dir / "config.yaml")
+    run_dir, finished = open_run(cfg, runs_dir, data=data, force=force)
+    if finished is not None:
+        return finished
 
     t0 = time.perf_counter()
-    data = data if data is not None else load_train_data(cfg, progress=progress)
+    if data is None:
+        data = load_train_data(cfg, progress=progress)
+        if run_dir_for(cfg, runs_dir, data=data) != run_dir:
+            raise RuntimeError(f"the data of {cfg.dataset} changed while the run in {run_dir} was starting "
+                               "(was the coding sheet being edited?); run the command again")
     data.to(cfg.device)
     subjects = data.fold_subjects
-    fold_file = lambda f: run_dir / "folds" / f"fold{f:03d}.npz"  # noqa: E731
-    todo = [f for f in range(len(subjects)) if not fold_file(f).exists()]
-    if len(todo) < len(subjects):
-        log.info("resuming %s: %d of %d folds already done", run_dir.name, len(subjects) - len(todo), len(subjects))
+    stored = stored_folds(run_dir, data)
+    todo = [f for f in range(len(subjects)) if f not in stored]
+    if stored:
+        log.info("resuming %s: %d of %d folds already done", run_dir.name, len(stored), len(subjects))
     if max_folds is not None:
         todo = todo[:max_folds]
 
@@ -149,37 +310,23 @@ def run_loso(
         for f in todo
     ) * cfg.epochs
     bar = _progress(total_steps, progress, f"LOSO {cfg.dataset} {cfg.variant}")
-    chunk = fold_chunk or len(todo) or 1
+
+    def on_step(loss, n, group):
+        bar.update(n)
+        bar.set_postfix_str(f"folds {group[0] + 1}-{group[-1] + 1}/{len(subjects)} loss {loss:.3f}",
+                            refresh=False)
+
     t_train = time.perf_counter()
-    prefix = None
-    for start in range(0, len(todo), chunk):
-        folds = todo[start : start + chunk]
-        bar.set_postfix_str(f"folds {folds[0] + 1}-{folds[-1] + 1}/{len(subjects)}")
-        on_step = lambda loss, n=1: (bar.update(n), bar.set_postfix_str(  # noqa: E731
-            f"folds {folds[0] + 1}-{folds[-1] + 1}/{len(subjects)} loss {loss:.3f}", refresh=False))
-        if trainer == "fast":
-            from .fast import train_folds_fast, visual_prefix_cache
-            from .common import build_model
-
-            if prefix is None:
-                prefix = visual_prefix_cache(build_model(cfg, data.aus).to(cfg.device), data.images)
-            results = train_folds_fast(cfg, data, folds, on_step=on_step, prefix_cache=prefix)
-        else:
-            from .reference import train_fold_reference
-
-            results = [train_fold_reference(cfg, data, f, on_step=on_step) for f in folds]
-        for r in results:
-            r.save(fold_file(r.fold))
+    trained = train_folds(cfg, data, todo, trainer=trainer, fold_chunk=fold_chunk, on_step=on_step,
+                          on_folds=lambda results: save_folds(run_dir, results))
     bar.close()
     train_seconds = time.perf_counter() - t_train
-    missing = [f for f in range(len(subjects)) if not fold_file(f).exists()]
-    if missing:
-        raise RuntimeError(f"{len(missing)} fold(s) not trained yet (max_folds={max_folds}); run again to resume")
-    folds = [FoldResult.load(fold_file(f)) for f in range(len(subjects))]
-    result = _assemble(cfg, data, folds, run_dir, trainer,
-                       timings={"total_s": time.perf_counter() - t0, "train_s": train_seconds})
-    (run_dir / "DONE").write_text(time.strftime("%Y-%m-%d %H:%M:%S"))
-    return result
+    if max_folds is not None and len(stored) + len(trained) < len(subjects):
+        raise RuntimeError(f"{len(subjects) - len(stored) - len(trained)} fold(s) not trained yet "
+                           f"(max_folds={max_folds}); run again to resume")
+    return finish_run(cfg, data, run_dir, trainer,
+                      timings={"total_s": time.perf_counter() - t0, "train_s": train_seconds},
+                      folds={**stored, **{r.fold: r for r in trained}})
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -248,11 +395,11 @@ def _assemble(cfg: Config, data: TrainData, folds: list[FoldResult], run_dir: Pa
     mer_result["text_similarity"] = text_si
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    predictions.to_csv(run_dir / "predictions.csv", index=False)
-    metrics.to_csv(run_dir / "metrics.csv", index=False)
-    mer.to_csv(run_dir / "mer.csv", index=False)
-    (run_dir / "mer_metrics.json").write_text(json.dumps(mer_result, indent=2))
-    np.savez_compressed(run_dir / "arrays.npz", **arrays)
+    write_csv_atomic(run_dir / "predictions.csv", predictions)
+    write_csv_atomic(run_dir / "metrics.csv", metrics)
+    write_csv_atomic(run_dir / "mer.csv", mer)
+    write_json_atomic(run_dir / "mer_metrics.json", mer_result)
+    write_npz_atomic(run_dir / "arrays.npz", **arrays)
     meta = {
         "source": data.source,
         "dataset": data.dataset,
@@ -260,6 +407,7 @@ def _assemble(cfg: Config, data: TrainData, folds: list[FoldResult], run_dir: Pa
         "n_subjects": len(data.fold_subjects),
         "aus": list(aus),
         "data_fingerprint": data.fingerprint() if data.images.device.type == "cpu" else None,
+        "data_digest": digest_of(data),
         "prep_fallbacks": data.fallbacks,
         "trainer": trainer,
         "epoch_loss_mean": np.mean([f.epoch_loss for f in folds], axis=0).tolist(),
@@ -268,8 +416,8 @@ def _assemble(cfg: Config, data: TrainData, folds: list[FoldResult], run_dir: Pa
         "git_commit": _git_commit(),
         "device": cfg.device,
     }
-    (run_dir / "meta.json").write_text(json.dumps(meta, indent=2))
-    cfg.to_yaml(run_dir / "config.yaml")
+    write_json_atomic(run_dir / "meta.json", meta)
+    write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     return RunResult(run_dir, cfg, predictions, metrics, mer, mer_result, meta)
 
 

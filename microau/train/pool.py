@@ -64,6 +64,22 @@ def _train_one(cfg_values: dict, runs_dir: str, data=None) -> float:
     return time.perf_counter() - t0
 
 
+def plan_runs(configs: list[Config], runs_dir: str | Path, label, data=None) -> list[PoolRun]:
+    """One PoolRun per distinct run directory among ``configs``, in order; settings that cannot be
+    trained, or data that cannot be found, are refused naming the run (RuntimeError)."""
+    from .loso import check_trainable, run_dir_for
+
+    runs: dict[Path, PoolRun] = {}
+    for cfg in configs:
+        try:
+            check_trainable(cfg)
+            d = run_dir_for(cfg, runs_dir, data=data)
+        except (FileNotFoundError, ValueError) as err:
+            raise RuntimeError(f"LOSO run {label(cfg)} cannot start: {err}") from err
+        runs.setdefault(d, PoolRun(cfg, d))
+    return list(runs.values())
+
+
 def train_runs(configs: list[Config], runs_dir: str | Path, jobs: int | None = None,
                progress: bool = True, label=None, data=None) -> list[PoolRun]:
     """Train every unfinished run of ``configs`` (duplicates by run directory are trained once).
@@ -76,16 +92,13 @@ def train_runs(configs: list[Config], runs_dir: str | Path, jobs: int | None = N
     """
     from tqdm.auto import tqdm
 
-    from .loso import run_dir_for
+    from .loso import is_finished
 
     label = label or (lambda c: f"{c.variant} on {c.dataset}")
-    runs: dict[Path, PoolRun] = {}
-    for cfg in configs:
-        d = run_dir_for(cfg, runs_dir)
-        runs.setdefault(d, PoolRun(cfg, d))
-    todo = [r for r in runs.values() if not (r.run_dir / "DONE").exists()]
+    runs = plan_runs(configs, runs_dir, label, data)
+    todo = [r for r in runs if not is_finished(r.run_dir)]
     if not todo:
-        return list(runs.values())
+        return runs
     device = todo[0].config.device
     jobs = max(1, min(jobs or default_jobs(device), len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -114,4 +127,4 @@ def train_runs(configs: list[Config], runs_dir: str | Path, jobs: int | None = N
             raise
         finally:
             bar.close()
-    return list(runs.values())
+    return runs

@@ -15,6 +15,7 @@ from ..config import Config
 from ..losses import total_loss
 from .common import FoldResult, build_model, epoch_batches, lr_factor, outputs_to_fold_result, sentences_for
 from .data import TrainData
+from .precision import autocast, configure_device
 
 
 def _text_features(model, cfg: Config, labels: torch.Tensor) -> torch.Tensor | None:
@@ -31,6 +32,7 @@ def train_fold_reference(cfg: Config, data: TrainData, fold: int,
     subject = data.fold_subjects[fold]
     train_idx = data.subject_index(subject, test=False)
     test_idx = data.subject_index(subject, test=True)
+    configure_device(cfg)
     model = build_model(cfg, data.aus).to(cfg.device)
     groups = model.param_groups()
     base_lr = [g["lr"] for g in groups]
@@ -44,8 +46,9 @@ def train_fold_reference(cfg: Config, data: TrainData, fold: int,
         for batch in epoch_batches(len(train_idx), cfg.batch_size, cfg.seed, fold, epoch):
             idx = torch.as_tensor(train_idx[batch], device=data.images.device)
             labels = data.labels[idx]
-            out = model(data.images[idx], data.landmarks[idx])
-            parts = total_loss(cfg, out, labels, _text_features(model, cfg, labels), scale)
+            with autocast(cfg):
+                out = model(data.images[idx], data.landmarks[idx])
+                parts = total_loss(cfg, out, labels, _text_features(model, cfg, labels), scale)
             opt.zero_grad()
             parts.total.backward()
             opt.step()
@@ -56,6 +59,7 @@ def train_fold_reference(cfg: Config, data: TrainData, fold: int,
     model.eval()
     with torch.no_grad():
         idx = torch.as_tensor(test_idx, device=data.images.device)
-        out = model(data.images[idx], data.landmarks[idx])
-        prompts = model.prompt_features() if model.text is not None else None
+        with autocast(cfg):
+            out = model(data.images[idx], data.landmarks[idx])
+            prompts = model.prompt_features() if model.text is not None else None
     return outputs_to_fold_result(fold, subject, test_idx, out, prompts, epoch_loss)
