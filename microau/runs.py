@@ -16,37 +16,14 @@ from typing import Iterable
 
 from .config import Config, make_config
 from .data import registry
+from .paths import repo_root, runs_dir  # noqa: F401 (re-exported: the one default for runs)
 from .train.data import load_train_data
 from .train.loso import RunResult, run_dir_for, run_loso  # noqa: F401 (run_dir_for re-exported)
+from .train.loso import is_finished as run_is_finished
 
 log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
-
-
-def repo_root() -> Path:
-    """The checkout this package runs from (it holds ``_toc.yml`` and ``notebooks/``).
-
-    With an editable install this is the parent of the ``microau`` package; otherwise the first
-    parent of the working directory that looks like the repository; else the working directory.
-    """
-    here = Path(__file__).resolve().parent.parent
-    cwd = Path.cwd().resolve()
-    for c in (here, cwd, *cwd.parents):
-        if (c / "_toc.yml").is_file() and (c / "microau").is_dir():
-            return c
-    return cwd
-
-
-def runs_dir(path: str | os.PathLike | None = None) -> Path:
-    """Where runs are stored: ``path`` if given (a relative path is taken from the repository
-    root, so a notebook's working directory does not matter), else ``$MICROAU_RUNS``, else
-    ``<repository root>/runs``."""
-    if path is None or str(path) == "":
-        env = os.environ.get("MICROAU_RUNS")
-        return Path(env).expanduser().resolve() if env else repo_root() / "runs"
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else repo_root() / p
 
 
 def make_run_config(profile: str, variant: str, dataset: str, data_root: dict | None = None,
@@ -66,7 +43,7 @@ def make_run_config(profile: str, variant: str, dataset: str, data_root: dict | 
 
 
 def is_finished(cfg: Config, runs: str | os.PathLike | None = None) -> bool:
-    return (run_dir_for(cfg, runs_dir(runs)) / "DONE").exists()
+    return run_is_finished(run_dir_for(cfg, runs_dir(runs)))
 
 
 def _label(cfg: Config) -> str:
@@ -91,7 +68,7 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     todo: dict[Path, Config] = {}
     for cfg in configs:
         d = run_dir_for(cfg, where)
-        if not (d / "DONE").exists():
+        if not run_is_finished(d):
             todo.setdefault(d, cfg)
     if not todo:
         return 0
@@ -125,7 +102,7 @@ def read_run(cfg: Config, runs: str | os.PathLike | None = None) -> RunResult:
     """The finished run of ``cfg``, read back (FileNotFoundError, saying how to train it, if
     there is none)."""
     d = run_dir_for(cfg, runs_dir(runs))
-    if not (d / "DONE").exists():
+    if not run_is_finished(d):
         raise FileNotFoundError(
             f"no finished run of {_label(cfg)} (profile {cfg.profile}) in {d.parent}; train it with "
             f"`microau loso --dataset {cfg.dataset} --variant {cfg.variant} --profile {cfg.profile}` "

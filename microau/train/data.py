@@ -33,7 +33,9 @@ class TrainData:
     @property
     def source(self) -> str:
         """What the numbers are computed on: 'phantom', 'casme2', 'samm' or 'synthetic'."""
-        return "phantom" if self.dataset.startswith("phantom") else self.dataset
+        from ..data.registry import source_of
+
+        return source_of(self.dataset)
 
     @property
     def fold_subjects(self) -> list[str]:

@@ -25,7 +25,6 @@ from ..config import Config
 if TYPE_CHECKING:  # pragma: no cover
     from ..data.types import Sample
     from ..prep.pipeline import PrepSettings
-    from .data import TrainData
 
 DIGEST_VERSION = 1
 SHORT = 8  # hex characters of the digest in a run directory's name
@@ -64,7 +63,7 @@ def digest_for(cfg: Config, progress: bool = False) -> str:
                           prep_settings_for(cfg))
 
 
-def digest_of(data: "TrainData") -> str:
+def digest_of(data) -> str:
     """The digest a TrainData carries (set by ``load_train_data``), or, for data built in memory
     (tests, ``TrainData.synthetic``), a hash of its contents."""
     if data.digest:

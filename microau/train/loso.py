@@ -51,9 +51,10 @@ _HASH_EXCLUDE = ("device", "notes", "variant", "profile", "alpha", "beta")
 
 
 def default_runs_dir() -> Path:
-    import os
+    """The one default (``microau.paths.runs_dir``): ``$MICROAU_RUNS``, else ``<repository>/runs``."""
+    from ..paths import runs_dir
 
-    return Path(os.environ.get("MICROAU_RUNS", Path.cwd() / "runs"))
+    return runs_dir(None)
 
 
 def config_key(cfg: Config) -> str:
@@ -112,7 +113,7 @@ class RunResult:
         try:
             return cls(
                 run_dir=run_dir,
-                config=Config.from_yaml(run_dir / "config.yaml"),
+                config=Config.from_stored_yaml(run_dir / "config.yaml"),
                 predictions=pd.read_csv(run_dir / "predictions.csv", dtype={"subject": str}),
                 metrics=pd.read_csv(run_dir / "metrics.csv"),
                 mer=pd.read_csv(run_dir / "mer.csv", dtype={"subject": str}),

@@ -2,7 +2,7 @@
 
 On a CPU the fast trainer's step is made of many small products that do not use two cores well:
 two processes with one thread each finish two runs sooner than one process with two threads
-finishes them one after the other (2 cores: about 1.3x). ``microau reproduce`` uses this to train
+finishes them one after the other (measured by benchmarks/bench_loso.py on the performance page). ``microau reproduce`` uses this to train
 every run the book needs before it executes the notebooks, which then read the runs back.
 Each run is exactly what ``run_loso`` computes in a single process; only the scheduling differs.
 """

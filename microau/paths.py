@@ -1,0 +1,30 @@
+"""Where things live: the checkout this package runs from, and the one default for runs."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """The checkout this package runs from (it holds ``_toc.yml`` and ``notebooks/``).
+
+    With an editable install this is the parent of the ``microau`` package; otherwise the first
+    parent of the working directory that looks like the repository; else the working directory.
+    """
+    here = Path(__file__).resolve().parent.parent
+    cwd = Path.cwd().resolve()
+    for c in (here, cwd, *cwd.parents):
+        if (c / "_toc.yml").is_file() and (c / "microau").is_dir():
+            return c
+    return cwd
+
+
+def runs_dir(path: str | os.PathLike | None = None) -> Path:
+    """Where runs are stored: ``path`` if given (a relative path is taken from the repository
+    root, so a notebook's working directory does not matter), else ``$MICROAU_RUNS``, else
+    ``<repository root>/runs``."""
+    if path is None or str(path) == "":
+        env = os.environ.get("MICROAU_RUNS")
+        return Path(env).expanduser().resolve() if env else repo_root() / "runs"
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else repo_root() / p
