@@ -345,7 +345,9 @@ def _clip_statistic(per_clip: np.ndarray, subjects: Sequence[str], n_boot: int, 
 
 
 def _verdict(value, low, high, spread):
-    return noise.verdict(value, (low, high), spread, require_seed_spread=spread is not None)
+    """A claim holds only outside both the subject-bootstrap interval and the seed band; without a
+    measured seed spread it is not judged."""
+    return noise.verdict(value, (low, high), spread, require_seed_spread=True)
 
 
 def describe_pta(share: MovingShare, subjects: Sequence[str], spread: noise.SeedSpread | None = None,
@@ -482,3 +484,33 @@ def check_run(result, truth: RunGroundTruth, spreads: dict[str, noise.SeedSpread
     out["similarity"] = describe_label_similarity(arr["au_features"], labels, arr["fold"], result.config.variant,
                                                   spreads.get("similarity"), n_boot, seed)
     return out
+
+
+def statistic_values(result, truth: RunGroundTruth) -> dict[str, float]:
+    """The point value of every check :func:`check_run` judges (same keys), for one run: what a
+    seed spread of the checks is computed from (:func:`seed_spreads`)."""
+    arr = result.arrays()
+    labels = arr["labels"]
+    out = {}
+    if "token_weights" in arr:
+        index, valid = region_tokens(truth.landmarks, truth.aus, truth.image_size, truth.grid)
+        share = pta_moving_share(arr["token_weights"], index, valid, truth.moving, labels)
+        out["pta"] = float(np.nanmean(share.clip_excess()))
+        out["pta_motion"] = float(np.nanmean(pta_motion_excess(arr["token_weights"], index, valid,
+                                                                truth.motion, labels)))
+    if "dependency" in arr:
+        mass, chance = dependency_on_active(arr["dependency"], labels)
+        out["gda_active"] = float(np.nanmean(mass - chance))
+        out["gda_cooccurrence"] = float(cooccurrence_agreement(arr["dependency"], labels, truth.generator_labels))
+    out["similarity"] = float(separation_score(arr["au_features"], labels, arr["fold"]))
+    return out
+
+
+def seed_spreads(seed_runs: Sequence, truth: RunGroundTruth) -> dict[str, noise.SeedSpread]:
+    """The seed spread of each check's value over runs that differ only by seed (empty with fewer
+    than two runs)."""
+    if len(seed_runs) < 2:
+        return {}
+    values = [statistic_values(r, truth) for r in seed_runs]
+    seeds = [r.config.seed for r in seed_runs]
+    return {k: noise.spread_of_values([v[k] for v in values], seeds) for k in values[0]}

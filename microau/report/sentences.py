@@ -212,7 +212,9 @@ def describe_mechanisms(runs: Runs, variant: str, checks: tuple[str, ...],
     runs (``microau.mechanisms.check_run``), noise-gated, one paragraph per data set. Licensed
     data have no ground truth; their paragraph says so."""
     from .. import mechanisms
+    from .verdicts import seed_runs_of
 
+    seed_runs = seed_runs_of(runs)
     lines = []
     for dataset in runs.datasets:
         result = runs.get(variant, dataset)
@@ -222,7 +224,9 @@ def describe_mechanisms(runs: Runs, variant: str, checks: tuple[str, ...],
             lines.append(f"**{ours_label(dataset)}**: real data carry no ground truth of where each AU "
                          "moves, so this check runs on the phantom only.")
             continue
-        found = mechanisms.check_run(result, mechanisms.ground_truth_for_run(result))
+        truth = mechanisms.ground_truth_for_run(result)
+        seeded = [r for k, r in (seed_runs.items() if seed_runs else []) if k[0] == variant and k[1] == dataset]
+        found = mechanisms.check_run(result, truth, mechanisms.seed_spreads(seeded, truth))
         said = [found[k] for k in checks if k in found]
         label = (names or {}).get(variant, variant)
         lines.append(f"**{ours_label(dataset)}**, *{label}*: " + " ".join(said))

@@ -20,15 +20,21 @@ if TYPE_CHECKING:  # pragma: no cover
 REFERENCE_VARIANT = "full"  # whose seed spread sets the band for every difference
 
 
-def seed_spreads(runs: "Runs") -> dict[str, "noise.SeedSpread | None"]:
-    """Per data set, the seed spread of the full model's mean F1, from the seed-spread page's runs
-    that exist in the runs directory (None where fewer than two seeds were trained)."""
+def seed_runs_of(runs: "Runs") -> "Runs":
+    """The seed-spread page's runs that exist in the runs directory ``runs`` was read from, keyed
+    (variant, dataset, seed); none are trained here."""
     from ..runs import load_seed_runs
 
     ctx = runs.context or {}
-    seeded = load_seed_runs(SEED_PAGE, runs.datasets, runs.profile, ctx.get("data_root"),
-                            ctx.get("device", "cpu"), ctx.get("runs"), overrides=ctx.get("overrides"),
-                            only_finished=True)
+    return load_seed_runs(SEED_PAGE, runs.datasets, runs.profile, ctx.get("data_root"),
+                          ctx.get("device", "cpu"), ctx.get("runs"), overrides=ctx.get("overrides"),
+                          only_finished=True)
+
+
+def seed_spreads(runs: "Runs") -> dict[str, "noise.SeedSpread | None"]:
+    """Per data set, the seed spread of the full model's mean F1, from the seed-spread page's runs
+    that exist in the runs directory (None where fewer than two seeds were trained)."""
+    seeded = seed_runs_of(runs)
     return {d: _spread(seeded, REFERENCE_VARIANT, d) for d in runs.datasets}
 
 
