@@ -223,7 +223,7 @@ def test_zero_epochs_is_refused_with_a_clear_message(tmp_path, capsys, data):
 
     code = main(["loso", "--profile", "smoke", "--epochs", "0", "--no-progress", "--runs", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code == 2 and "epochs=0" in err and "at least one epoch" in err
+    assert code == 2 and ("epochs=0" in err or "--epochs 0" in err) and "at least one epoch" in err
     assert not any(tmp_path.rglob("DONE"))
     with pytest.raises(ValueError, match="at least one epoch"):
         run_loso(_cfg(epochs=-1), runs_dir=tmp_path, data=data, progress=False)

@@ -63,7 +63,9 @@ def test_pta_motion_excess_by_hand():
     np.testing.assert_allclose(pta_motion_excess(weights, index, valid, motion, np.array([[1, 0]])), [0.5])
     assert np.isnan(pta_motion_excess(weights, index, valid, motion, np.array([[0, 0]]))[0])
     subjects = np.repeat(["a", "b", "c", "d"], 3)
-    assert "Holds" in describe_pta_motion(np.linspace(0.2, 0.3, 12), subjects, n_boot=100)
+    tight = spread_of_values([0.25, 0.251, 0.249])
+    assert "Holds" in describe_pta_motion(np.linspace(0.2, 0.3, 12), subjects, spread=tight, n_boot=100)
+    assert "Not judged" in describe_pta_motion(np.linspace(0.2, 0.3, 12), subjects, n_boot=100)
 
 
 def test_truth_moving_tokens_only_for_the_moving_aus():
@@ -176,10 +178,13 @@ def test_sentences_are_gated_by_noise():
     counted = np.ones((n, 1), dtype=bool)
     focused = MovingShare(np.full((n, 1), 0.9) + np.linspace(0, 0.05, n)[:, None], np.full((n, 1), 0.5),
                           counted, np.zeros((n, 1), dtype=bool))
-    assert "Holds on the phantom" in describe_pta(focused, subjects, n_boot=200)
+    tight = spread_of_values([0.40, 0.401, 0.399])
+    assert "Holds on the phantom" in describe_pta(focused, subjects, spread=tight, n_boot=200)
+    # without a measured seed spread nothing is claimed
+    assert "Not judged" in describe_pta(focused, subjects, n_boot=200)
     assert "seed spread not measured" in describe_pta(focused, subjects, n_boot=200)
     flat = MovingShare(np.full((n, 1), 0.5), np.full((n, 1), 0.5), counted, np.zeros((n, 1), dtype=bool))
-    assert "Within noise" in describe_pta(flat, subjects, n_boot=200)
+    assert "Within noise" in describe_pta(flat, subjects, spread=tight, n_boot=200)
     # a seed spread wider than the effect keeps it within noise
     wide = spread_of_values([0.0, 0.6, -0.6, 0.3, -0.3])
     assert "Within noise" in describe_pta(focused, subjects, spread=wide, n_boot=200)
@@ -189,18 +194,20 @@ def test_sentences_are_gated_by_noise():
     y[:, 0] = 1
     dep = np.where(y == 1, 5.0, 1.0)
     dep = dep / dep.sum(1, keepdims=True)
-    assert "Holds" in describe_dependency_active(dep, y, subjects, n_boot=200)
-    assert "Within noise" in describe_dependency_active(np.full((n, 3), 1 / 3), y, subjects, n_boot=200)
+    assert "Holds" in describe_dependency_active(dep, y, subjects, spread=tight, n_boot=200)
+    assert "Within noise" in describe_dependency_active(np.full((n, 3), 1 / 3), y, subjects, spread=tight,
+                                                       n_boot=200)
     assert "Pearson r" in describe_cooccurrence(dep, y, y, subjects, n_boot=50)
 
     fold = np.repeat(np.arange(6), 4)
     feats = np.where(y[..., None] == 1, [1.0, 0.0], [0.0, 1.0]) + 0.1 * rng.normal(size=(n, 3, 2))
-    s = describe_label_similarity(feats, y, fold, "MiAUCL", n_boot=200)
+    s = describe_label_similarity(feats, y, fold, "MiAUCL", spread=tight, n_boot=200)
     assert s.startswith("*MiAUCL*: Holds on the phantom")
     noisy = rng.normal(size=(n, 3, 2))
-    s = describe_separation_pair("full", "without LSI", (feats, y, fold), (noisy, y, fold), n_boot=200)
+    s = describe_separation_pair("full", "without LSI", (feats, y, fold), (noisy, y, fold), spread=tight,
+                                 n_boot=200)
     assert s.startswith("ours: full > without LSI in separation score")
-    s = describe_separation_pair("full", "copy", (feats, y, fold), (feats, y, fold), n_boot=50)
+    s = describe_separation_pair("full", "copy", (feats, y, fold), (feats, y, fold), spread=tight, n_boot=50)
     assert "within noise" in s
 
 

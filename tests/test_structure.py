@@ -13,6 +13,7 @@ ONE_CONCEPT = {
     "microau/prep/magnet_formats.py": "the checkpoint layouts of the five learned-magnifier formats",
     "microau/prep/pipeline.py": "one clip's preparation, from strictly decoded frames to the flow image",
     "microau/figures.py": "every plot of the book, one function each",
+    "microau/mechanisms.py": "the paper's mechanisms measured against the phantom's ground truth",
 }
 
 
