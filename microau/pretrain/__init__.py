@@ -1,0 +1,8 @@
+"""A pretrained analogue for CPU runs: CLIP-style contrastive pretraining of a small open_clip model
+on (flow image, sentence) pairs drawn from the phantom's motion model (see ``corpus``, ``render``,
+``contrastive``, ``checkpoint``). Every number computed with it is "phantom, phantom-pretrained
+backbone"."""
+from .checkpoint import PHANTOM_TAG, checkpoint_path, ensure_backbone, resolve_pretrained
+from .cli import register
+
+__all__ = ["PHANTOM_TAG", "checkpoint_path", "ensure_backbone", "resolve_pretrained", "register"]
