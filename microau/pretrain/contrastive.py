@@ -88,7 +88,7 @@ def pretrain_clip(clip_model: str, settings: PretrainSettings, progress: bool = 
 
     from ..model.backbone import TextTower, flow_images_to_tensor, load_clip
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     images, sentences = render_corpus(settings.corpus, progress)
     t_render = time.perf_counter() - t0
     torch.manual_seed(settings.seed)
@@ -122,13 +122,14 @@ def pretrain_clip(clip_model: str, settings: PretrainSettings, progress: bool = 
         opt.step()
         with torch.no_grad():
             clip.logit_scale.clamp_(0, math.log(100))
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         bar.set_postfix_str(f"loss {loss.item():.3f}", refresh=False)
     bar.close()
     report = {
         "clip_model": clip_model, "pairs": n, "distinct_sentences": len(vocab), "steps": len(batches),
         "loss_first": losses[0], "loss_last_10": float(np.mean(losses[-10:])),
         "render_s": round(t_render, 2), "total_s": round(time.perf_counter() - t0, 2),
+        "cpu_s": round(time.process_time() - c0, 2),  # all threads; wall time on an idle machine
         "torch_threads": torch.get_num_threads(),
     }
     return clip.state_dict(), report

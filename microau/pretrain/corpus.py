@@ -50,6 +50,7 @@ class CorpusSettings:
     magnify_factor: float = 3.0
     flow_scale: float = 16.0
     crop_size: int = 224
+    render_step: int = 2  # motion fields evaluated every k-th pixel, then resized (render.render_flow)
     box_expand: float = 1.35
     box_shift_up: float = 0.05
     tvl1_gain_range: tuple[float, float] = (0.6, 1.0)  # TV-L1 under-estimates small motion

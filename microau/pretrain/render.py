@@ -31,13 +31,21 @@ def jitter_landmarks(lm: np.ndarray, rng: np.random.Generator, settings: CorpusS
     return (lm - c) * scale + c + shift, scale
 
 
-def au_displacement(clip: CorpusClip, lm: np.ndarray, crop_scale: float, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of the clip's AU motion fields on the crop grid (crop px), as the phantom defines them."""
+def grid(size: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates (x, y) of a grid with every ``step``-th crop pixel."""
+    c = (np.arange(size // step) * step + (step - 1) / 2.0).astype(np.float32)
+    return np.meshgrid(c, c)
+
+
+def au_displacement(clip: CorpusClip, lm: np.ndarray, crop_scale: float, size: int,
+                    step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of the clip's AU motion fields (crop px) on the grid ``grid(size, step)``, as the
+    phantom defines them."""
     from ..data.phantom import au_bumps, displacement
 
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    dx = np.zeros((size, size), np.float32)
-    dy = np.zeros((size, size), np.float32)
+    xx, yy = grid(size, step)
+    dx = np.zeros(xx.shape, np.float32)
+    dy = np.zeros(xx.shape, np.float32)
     for au in clip.aus:
         bumps = au_bumps(au, lm, clip.sides.get(au))
         ddx, ddy = displacement(xx, yy, bumps, clip.amplitude_frame_px[au] * crop_scale)
@@ -46,13 +54,15 @@ def au_displacement(clip: CorpusClip, lm: np.ndarray, crop_scale: float, size: i
     return dx, dy
 
 
-def head_displacement(clip: CorpusClip, lm: np.ndarray, crop_scale: float, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rigid similarity about the face centre (shift in frame px scaled into the crop)."""
+def head_displacement(clip: CorpusClip, lm: np.ndarray, crop_scale: float, size: int,
+                      step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Rigid similarity about the face centre (shift in frame px scaled into the crop), on
+    ``grid(size, step)``."""
     sx, sy, rot_deg, dscale = clip.head
     c = lm[27:31].mean(0)
     a = np.deg2rad(rot_deg)
     m = (1.0 + dscale) * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) - np.eye(2)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    xx, yy = grid(size, step)
     px, py = xx - c[0], yy - c[1]
     dx = m[0, 0] * px + m[0, 1] * py + sx * crop_scale
     dy = m[1, 0] * px + m[1, 1] * py + sy * crop_scale
@@ -70,17 +80,27 @@ def tvl1_like_noise(rng: np.random.Generator, size: int, rms_px: float, sigma_px
 
 
 def render_flow(clip: CorpusClip, identity: Identity, rng: np.random.Generator,
-                settings: CorpusSettings) -> tuple[np.ndarray, np.ndarray]:
-    """(flow [S, S, 2] float32 crop px, landmarks [68, 2]) of one corpus clip."""
+                settings: CorpusSettings, step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(flow [S, S, 2] float32 crop px, landmarks [68, 2]) of one corpus clip.
+
+    The fields are evaluated every ``step`` pixels (``settings.render_step``) and resized
+    bilinearly to the crop: they are smooth on that scale (the narrowest AU bump has a sigma of
+    about 6 crop px), and ``step=1`` is the plain full-resolution path, tested close to it.
+    """
+    import cv2
+
     n = settings.crop_size
+    step = settings.render_step if step is None else step
     lm, scale = jitter_landmarks(identity.landmarks, rng, settings)
     crop_scale = identity.crop_scale * scale
-    ax, ay = au_displacement(clip, lm, crop_scale, n)
-    hx, hy = head_displacement(clip, lm, crop_scale, n)
+    ax, ay = au_displacement(clip, lm, crop_scale, n, step)
+    hx, hy = head_displacement(clip, lm, crop_scale, n, step)
     gain = rng.uniform(*settings.tvl1_gain_range) * settings.magnify_factor
     flow = np.stack([ax + hx, ay + hy], axis=-1) * np.float32(gain)
     rms = rng.uniform(*settings.tvl1_noise_px_range)
-    flow += tvl1_like_noise(rng, n, rms, settings.tvl1_noise_sigma_px)
+    flow += tvl1_like_noise(rng, flow.shape[0], rms, settings.tvl1_noise_sigma_px / step)
+    if step != 1:
+        flow = cv2.resize(flow, (n, n), interpolation=cv2.INTER_LINEAR)
     return flow.astype(np.float32), lm.astype(np.float32)
 
 
