@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 # The value of Config.pretrained that means "the phantom-pretrained backbone of this clip_model".
 PHANTOM_TAG = "phantom-pretrained"
+PHANTOM_LABEL = "phantom, phantom-pretrained backbone"
 FORMAT_VERSION = 1
 
 
@@ -106,7 +107,7 @@ def ensure_backbone(clip_model: str, progress: bool = True, settings: PretrainSe
     state, report = pretrain_clip(clip_model, settings, progress=progress)
     save_checkpoint(path, state, {"clip_model": clip_model, "key": checkpoint_key(clip_model, settings),
                                   "settings": settings.to_json(), "report": report,
-                                  "label": "phantom, phantom-pretrained backbone"})
+                                  "label": PHANTOM_LABEL})
     log.info("phantom-pretrained %s: %d pairs, %d steps, %.0f s", clip_model, report["pairs"],
              report["steps"], report["total_s"])
     return path
@@ -118,3 +119,27 @@ def resolve_pretrained(clip_model: str, pretrained: str | None, progress: bool =
     if pretrained == PHANTOM_TAG:
         return str(ensure_backbone(clip_model, progress=progress))
     return pretrained
+
+
+def is_phantom_checkpoint(pretrained: str | None) -> bool:
+    """True for the tag, or for a path to a checkpoint this module wrote (its record says so)."""
+    if pretrained == PHANTOM_TAG:
+        return True
+    if not pretrained:
+        return False
+    record = Path(pretrained).with_suffix(".json")
+    try:
+        return json.loads(record.read_text()).get("label") == PHANTOM_LABEL
+    except (OSError, ValueError):
+        return False
+
+
+def backbone_label(cfg) -> str:
+    """How a result computed under ``cfg`` is labelled: it knows its backbone from
+    ``cfg.pretrained`` (the tag, or a checkpoint path whose record this module wrote)."""
+    source = "phantom" if cfg.dataset.startswith("phantom") else cfg.dataset
+    if is_phantom_checkpoint(cfg.pretrained):
+        return PHANTOM_LABEL if source == "phantom" else f"{source}, phantom-pretrained backbone"
+    if not cfg.pretrained:
+        return f"{source}, random-init backbone"
+    return f"{source}, {cfg.pretrained} backbone"
