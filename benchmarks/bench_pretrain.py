@@ -34,7 +34,7 @@ def calibrate(n_clips: int) -> list[dict]:
     from microau.data.loading import load_samples
     from microau.data.phantom import write_phantom
     from microau.prep.pipeline import PrepSettings, prepare_clip
-    from microau.pretrain.corpus import CorpusClip, CorpusSettings, Identity, caption
+    from microau.pretrain.corpus import CorpusClip, CorpusSettings, Identity, au_sentences, caption
     from microau.pretrain.render import au_displacement, head_displacement
 
     st = CorpusSettings()
@@ -53,7 +53,8 @@ def calibrate(n_clips: int) -> list[dict]:
             aus = tuple(t["aus"])
             clip = CorpusClip(0, aus, {int(k): v for k, v in t["sides"].items()},
                               {int(k): v for k, v in t["amplitude_px"].items()},
-                              (*t["head_shift_px"], t["head_rotation_deg"], t["head_scale"] - 1.0), caption(aus))
+                              (*t["head_shift_px"], t["head_rotation_deg"], t["head_scale"] - 1.0), caption(aus),
+                              au_sentences(aus))
             ident = Identity("casme2", seed, 0, lm, scale, 1.0)
             n = c.flow.shape[0]
             ax, ay = au_displacement(clip, lm, scale, n)

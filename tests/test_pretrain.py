@@ -86,7 +86,7 @@ def test_caption_is_the_method_prompt_family():
 
 def _clip(aus, identity=0, amp=1.5):
     return cp.CorpusClip(identity, tuple(aus), {}, {a: amp for a in aus}, (0.0, 0.0, 0.0, 0.0),
-                         cp.caption(aus))
+                         cp.caption(aus), cp.au_sentences(aus))
 
 
 def test_motion_lands_on_the_au_region(identities):
@@ -198,7 +198,7 @@ def test_a_damaged_checkpoint_is_not_used(tmp_path, monkeypatch, tiny_clip_facto
 
 def test_key_follows_every_setting():
     base = ck.checkpoint_path("microau-tiny", TINY)
-    assert ck.checkpoint_path("microau-tiny", dataclasses.replace(TINY, lr=2e-3)) != base
+    assert ck.checkpoint_path("microau-tiny", dataclasses.replace(TINY, lr=5e-3)) != base
     corpus = dataclasses.replace(TINY.corpus, tvl1_noise_sigma_px=2.0)
     assert ck.checkpoint_path("microau-tiny", dataclasses.replace(TINY, corpus=corpus)) != base
     assert ck.checkpoint_path("microau-small", TINY) != base
@@ -232,3 +232,28 @@ def test_results_know_their_backbone(tmp_path, monkeypatch, tiny_clip_factory):
     other = tmp_path / "someone_elses.pt"
     other.write_bytes(b"x")
     assert ck.backbone_label(quick.replace(pretrained=str(other))) != "phantom, phantom-pretrained backbone"
+
+
+def test_multi_positive_loss_rewards_every_true_sentence():
+    from microau.pretrain.contrastive import multi_positive_clip_loss
+
+    txt = torch.eye(3)
+    pos = torch.tensor([[True, True, False], [False, False, True]])
+    both = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # image 0 between its two sentences
+    one = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # image 0 on one of them only
+    scale = torch.tensor(3.0)
+    assert float(multi_positive_clip_loss(both, txt, pos, scale)) < float(multi_positive_clip_loss(one, txt, pos, scale))
+
+
+def test_per_au_sentences_are_the_method_prompts():
+    from microau.aus import AU_PROMPTS
+
+    assert cp.au_sentences((12, 4)) == (AU_PROMPTS[4][0], AU_PROMPTS[12][0])
+    assert cp.au_sentences((43,)) == (cp.NO_ACTION,)
+
+
+def test_pretrained_key_follows_the_checkpoint_settings():
+    assert ck.pretrained_key("microau-tiny", None) is None
+    assert ck.pretrained_key("microau-tiny", "openai") == "openai"
+    key = ck.pretrained_key("microau-tiny", ck.PHANTOM_TAG)
+    assert key.startswith(ck.PHANTOM_TAG + ":") and key.endswith(ck.checkpoint_key("microau-tiny", PretrainSettings()))

@@ -2,7 +2,9 @@
 on (flow image, sentence) pairs drawn from the phantom's motion model (see ``corpus``, ``render``,
 ``contrastive``, ``checkpoint``). Every number computed with it is "phantom, phantom-pretrained
 backbone"."""
-from .checkpoint import PHANTOM_TAG, checkpoint_path, ensure_backbone, resolve_pretrained
+from .checkpoint import (PHANTOM_LABEL, PHANTOM_TAG, backbone_label, checkpoint_path, ensure_backbone,
+                         pretrained_key, resolve_pretrained)
 from .cli import register
 
-__all__ = ["PHANTOM_TAG", "checkpoint_path", "ensure_backbone", "resolve_pretrained", "register"]
+__all__ = ["PHANTOM_LABEL", "PHANTOM_TAG", "backbone_label", "checkpoint_path", "ensure_backbone",
+           "pretrained_key", "resolve_pretrained", "register"]

@@ -143,3 +143,11 @@ def backbone_label(cfg) -> str:
     if not cfg.pretrained:
         return f"{source}, random-init backbone"
     return f"{source}, {cfg.pretrained} backbone"
+
+
+def pretrained_key(clip_model: str, pretrained: str | None) -> str | None:
+    """What a run key should hold for ``Config.pretrained``: the tag plus the checkpoint's settings
+    key (so that changing the pretraining settings renames the runs built on it), else the value."""
+    if pretrained == PHANTOM_TAG:
+        return f"{PHANTOM_TAG}:{checkpoint_key(clip_model, PretrainSettings())}"
+    return pretrained
