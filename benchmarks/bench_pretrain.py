@@ -80,6 +80,8 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="microau-tiny")
     p.add_argument("--calibrate", type=int, default=0, metavar="K")
     p.add_argument("--no-pretrain", action="store_true", help="only the calibration")
+    p.add_argument("--from-cache", action="store_true",
+                   help="report the times recorded when the cached checkpoint was made, do not pretrain")
     p.add_argument("--save", default=None)
     args = p.parse_args(argv)
 
@@ -89,7 +91,23 @@ def main(argv=None) -> int:
     lines = [f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU core(s) ({platform.machine()}), "
              f"{torch.get_num_threads()} torch threads, with: `python benchmarks/bench_pretrain.py "
              f"{' '.join(sys.argv[1:] if argv is None else argv)}`", ""]
-    if not args.no_pretrain:
+    if args.from_cache:
+        from microau.pretrain.checkpoint import checkpoint_path, is_valid
+
+        path = checkpoint_path(args.model)
+        if not is_valid(path):
+            raise SystemExit(f"no valid cached checkpoint at {path}: run `microau pretrain` first")
+        rep = json.loads(path.with_suffix(".json").read_text())["report"]
+        lines += ["```text",
+                  f"pretrain {args.model} (recorded when {path.name} was made): {rep['pairs']} pairs "
+                  f"({rep['distinct_sentences']} distinct sentences, targets {rep.get('targets', 'whole')}), "
+                  f"{rep['steps']} steps",
+                  f"  loss {rep['loss_first']:.3f} (first step) -> {rep['loss_last_10']:.3f} (mean of the last 10)",
+                  f"  wall {rep['total_s']:.0f} s (corpus rendering {rep['render_s']:.0f} s), "
+                  f"process CPU {rep['cpu_s']:.0f} s, {rep['torch_threads']} torch threads",
+                  f"  load average now {os.getloadavg()[0]:.1f} (a shared machine: wall time is an upper "
+                  "bound of an idle machine's)", "```", ""]
+    elif not args.no_pretrain:
         from microau.pretrain.checkpoint import ensure_backbone
 
         load0 = os.getloadavg()[0]
