@@ -31,6 +31,9 @@ def main(argv=None) -> int:
     p.add_argument("--visual-blocks", type=int, default=None, help="override trained visual blocks")
     p.add_argument("--text-blocks", type=int, default=None, help="override trained text blocks")
     p.add_argument("--skip-scratch", action="store_true", help="leave out the random-init model")
+    p.add_argument("--probe", action="store_true",
+                   help="also a linear probe (LOSO logistic regression) on the frozen tokens at each AU's "
+                        "landmark patches, random-init against phantom-pretrained backbone")
     p.add_argument("--runs", default=None, help="runs directory (default: a temporary one)")
     p.add_argument("--save", default=None, help="also write the table to this markdown file")
     args = p.parse_args(argv)
@@ -61,6 +64,13 @@ def main(argv=None) -> int:
         res = run_loso(quick, runs_dir=runs, progress=False)
         rows.append((ds, "full model, quick", res.f1, res.acc, _seconds(res), backbone_label(quick)))
         print(_row(rows[-1]), flush=True)
+        if args.probe:
+            for name, pre in (("random-init", None), ("phantom-pretrained", str(ckpt))):
+                t = time.perf_counter()
+                f1 = token_probe(quick, pre)
+                rows.append((ds, f"token probe, {name} backbone", f1, float("nan"), time.perf_counter() - t,
+                             backbone_label(quick.replace(pretrained=pre))))
+                print(_row(rows[-1]), flush=True)
         if not args.skip_scratch:
             scratch = make_config("quick-scratch", dataset=ds, **over)
             res = run_loso(scratch, runs_dir=runs, progress=False)
@@ -86,6 +96,42 @@ def main(argv=None) -> int:
         tmp.write_text(text)
         os.replace(tmp, out)
     return 0
+
+
+def token_probe(cfg, pretrained) -> float:
+    """Mean F1 of a LOSO logistic regression (microau.baseline.fit_predict_au) on the frozen prefix's
+    tokens, averaged per AU over the patches of its Table I landmarks (Eq. 1's token choice): how
+    much AU information the frozen blocks pass on, whatever the heads then learn."""
+    import numpy as np
+    import torch
+
+    from microau.aus import AU_LANDMARKS
+    from microau.baseline import fit_predict_au
+    from microau.model.backbone import VisualTower, grid_size, load_clip
+    from microau.train.data import load_train_data
+    from microau.train.metrics import au_metrics
+
+    data = load_train_data(cfg, progress=False)
+    torch.manual_seed(cfg.seed)
+    clip = load_clip(cfg.clip_model, pretrained).eval()
+    gh, gw = grid_size(clip)
+    with torch.no_grad():
+        tokens = VisualTower(clip, cfg.visual_trainable_blocks).prefix(data.images).numpy()
+    lm = data.landmarks.numpy()
+    size = data.images.shape[-1]
+    row = np.clip((lm[..., 1] * gh / size).astype(int), 0, gh - 1)
+    col = np.clip((lm[..., 0] * gw / size).astype(int), 0, gw - 1)
+    index = 1 + row * gw + col  # [M, 68] token of each landmark (after the class token)
+    feats = np.concatenate([
+        np.stack([tokens[m, index[m, list(AU_LANDMARKS[a])]].mean(0) for m in range(len(tokens))])
+        for a in data.aus], axis=1)
+    labels, subjects = data.labels.numpy(), np.asarray(data.subjects)
+    preds = np.zeros_like(labels)
+    for s in data.fold_subjects:
+        test = subjects == s
+        for n in range(labels.shape[1]):
+            preds[test, n] = fit_predict_au(feats[~test], labels[~test, n], feats[test])
+    return float(au_metrics(labels, preds, [f"AU{a}" for a in data.aus]).f1.iloc[-1])
 
 
 def _seconds(res) -> float:
