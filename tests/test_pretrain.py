@@ -1,0 +1,259 @@
+"""The phantom-pretrained backbone: corpus disjointness, rendering, the contrastive loss, the cache."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from microau.data import phantom as ph
+from microau.losses import global_sentence
+from microau.pretrain import checkpoint as ck
+from microau.pretrain import corpus as cp
+from microau.pretrain.contrastive import PretrainSettings, clip_loss
+from microau.pretrain.render import render_flow, render_flow_image
+from microau.prep.flow import decode_flow_image
+
+SMALL = cp.CorpusSettings(n_pairs=24, identities_per_seed=1)
+
+
+@pytest.fixture(scope="module")
+def identities():
+    return cp.make_identities(SMALL)
+
+
+# ----------------------------------------------------------------------------- disjointness
+def test_corpus_refuses_the_evaluation_seed():
+    with pytest.raises(ValueError, match="evaluation phantom's seed"):
+        cp.CorpusSettings(identity_seeds=(cp.EVALUATION_SEED, 5))
+
+
+def test_evaluation_sets_use_the_evaluation_seed(monkeypatch, tmp_path):
+    """load_train_data writes the phantom it evaluates on with EVALUATION_SEED."""
+    from microau.config import make_config
+    from microau.train import data as td
+
+    seen = {}
+
+    def fake(like, seed=0, n_subjects=None, progress=True):
+        seen["seed"] = seed
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(ph, "ensure_phantom", fake)
+    with pytest.raises(RuntimeError, match="stop"):
+        td.load_train_data(make_config("smoke"), progress=False)
+    assert seen["seed"] == cp.EVALUATION_SEED
+
+
+def test_corpus_identities_are_not_evaluation_subjects(identities):
+    """Same like and subject index, other seed: another base photo draw, warp and pose."""
+    assert {i.seed for i in identities}.isdisjoint({cp.EVALUATION_SEED})
+    st = ph.PhantomSettings()
+    for ident in identities:
+        ev = ph.make_subject(ident.like, cp.EVALUATION_SEED, ident.index, st)
+        mine = ph.make_subject(ident.like, ident.seed, ident.index, st)
+        lm_ev, _ = cp.landmarks_in_crop(ev.landmarks, ev.box, SMALL)
+        assert np.allclose(cp.landmarks_in_crop(mine.landmarks, mine.box, SMALL)[0], ident.landmarks)
+        # shapes differ by more than a pixel on average (a warp, not rounding)
+        assert np.abs(lm_ev - ident.landmarks).mean() > 1.0
+
+
+def test_corpus_streams_cannot_be_phantom_streams():
+    """Phantom streams start [seed, like code, ...]; corpus streams [CORPUS_STREAM, ...]."""
+    assert cp.CORPUS_STREAM not in ph._LIKE_CODE.values()
+    assert cp.CORPUS_STREAM != cp.EVALUATION_SEED
+    a = cp.clip_rng(SMALL.seed, 3).random(4)
+    b = ph._rng(cp.EVALUATION_SEED, "casme2", 4, 0, 3).random(4)
+    assert not np.allclose(a, b)
+
+
+# ----------------------------------------------------------------------------- corpus and rendering
+def test_clip_draws_do_not_depend_on_corpus_size(identities):
+    small = list(cp.draw_clips(SMALL, identities))
+    big = list(cp.draw_clips(dataclasses.replace(SMALL, n_pairs=40), identities))
+    assert [c.sentence for c in small] == [c.sentence for c in big[:24]]
+    assert all(c.amplitude_frame_px == d.amplitude_frame_px for c, d in zip(small, big))
+
+
+def test_caption_is_the_method_prompt_family():
+    assert cp.caption((7, 4)) == global_sentence((4, 7), [1, 1])
+    assert cp.caption((4, 43)) == global_sentence((4,), [1])  # AU43 has no prompt: not described
+    assert cp.caption(()) == "No facial action is visible"
+
+
+def _clip(aus, identity=0, amp=1.5):
+    return cp.CorpusClip(identity, tuple(aus), {}, {a: amp for a in aus}, (0.0, 0.0, 0.0, 0.0),
+                         cp.caption(aus), cp.au_sentences(aus))
+
+
+def test_motion_lands_on_the_au_region(identities):
+    quiet = dataclasses.replace(SMALL, tvl1_noise_px_range=(0.0, 0.0), crop_jitter_px=0.0, crop_scale_sd=0.0)
+    ident = identities[0]
+    flow, lm = render_flow(_clip([12]), ident, np.random.default_rng(0), quiet)
+    mag = np.hypot(flow[..., 0], flow[..., 1])
+    at = lambda i: mag[int(round(lm[i, 1])), int(round(lm[i, 0]))]  # noqa: E731
+    assert min(at(48), at(54)) > 0.5  # lip corners move
+    assert max(at(19), at(24), at(8)) < 0.02  # brows and chin do not
+    # AU12 pulls the corners up (y decreases) in image coordinates
+    assert flow[int(round(lm[48, 1])), int(round(lm[48, 0])), 1] < 0
+
+
+def test_coarse_render_matches_full_resolution(identities):
+    quiet = dataclasses.replace(SMALL, tvl1_noise_px_range=(0.0, 0.0))
+    clip = _clip([1, 4, 14])
+    f1, _ = render_flow(clip, identities[1], np.random.default_rng(5), quiet, step=1)
+    f2, _ = render_flow(clip, identities[1], np.random.default_rng(5), quiet, step=2)
+    assert np.abs(f1).max() > 1.0
+    assert np.abs(f1 - f2).max() < 0.05 * np.abs(f1).max()
+
+
+def test_flow_image_uses_the_preparation_encoding(identities):
+    clip = _clip([2])
+    img = render_flow_image(clip, identities[0], np.random.default_rng(1), SMALL)
+    flow, _ = render_flow(clip, identities[0], np.random.default_rng(1), SMALL)
+    assert img.dtype == np.uint8 and img.shape == (224, 224, 3)
+    assert np.abs(decode_flow_image(img, SMALL.flow_scale) - flow).max() <= 0.5 / SMALL.flow_scale + 1e-6
+
+
+def test_noise_rms_is_as_set():
+    from microau.pretrain.render import tvl1_like_noise
+
+    n = tvl1_like_noise(np.random.default_rng(0), 112, 0.1, 1.5)
+    assert n.shape == (112, 112, 2) and abs(n.std() - 0.1) < 1e-3
+
+
+# ----------------------------------------------------------------------------- loss
+def test_clip_loss_equals_clip_with_distinct_sentences():
+    g = torch.Generator().manual_seed(0)
+    img, txt = torch.randn(6, 8, generator=g), torch.randn(6, 8, generator=g)
+    scale = torch.tensor(2.0)
+    logits = scale.exp() * F.normalize(img, dim=-1) @ F.normalize(txt, dim=-1).t()
+    target = torch.arange(6)
+    plain = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+    assert torch.allclose(clip_loss(img, txt, target, scale), plain, atol=1e-6)
+
+
+def test_clip_loss_shares_repeated_sentences():
+    txt = torch.eye(3)
+    img = torch.eye(3)[[0, 0, 1, 2]]  # two images of sentence 0
+    low = clip_loss(img, txt, torch.tensor([0, 0, 1, 2]), torch.tensor(4.6))
+    wrong = clip_loss(img, txt, torch.tensor([1, 0, 2, 0]), torch.tensor(4.6))
+    # the text -> image target of sentence 0 is uniform over its two images: the loss cannot go
+    # below that target's entropy, log 2, averaged over 3 sentences and halved
+    floor = 0.5 * np.log(2) / 3
+    assert floor <= float(low) < floor + 0.01
+    assert float(wrong) > float(low) + 1.0
+
+
+# ----------------------------------------------------------------------------- checkpoint cache
+TINY = PretrainSettings(corpus=cp.CorpusSettings(n_pairs=32, identities_per_seed=1), batch_size=16,
+                        warmup_steps=1)
+
+
+def test_pretrain_writes_an_open_clip_checkpoint_and_reuses_it(tmp_path, monkeypatch):
+    from microau.model.backbone import load_clip
+    from microau.pretrain import contrastive
+
+    monkeypatch.setenv("MICROAU_CACHE", str(tmp_path))
+    path = ck.ensure_backbone("microau-tiny", progress=False, settings=TINY)
+    assert path.parent == tmp_path / "pretrained" and path.suffix == ".pt"
+    assert not list(path.parent.glob("*.partial"))
+    record = json.loads(path.with_suffix(".json").read_text())
+    assert record["report"]["pairs"] == 32 and record["report"]["steps"] == 2
+    assert record["label"] == "phantom, phantom-pretrained backbone"
+    # loaded through open_clip's pretrained=<path> path, equal to the saved tensors
+    clip = load_clip("microau-tiny", str(path))
+    saved = torch.load(path, weights_only=True)
+    assert all(torch.equal(v, saved[k]) for k, v in clip.state_dict().items())
+    fresh = load_clip("microau-tiny", None)
+    assert not torch.equal(fresh.visual.conv1.weight, clip.visual.conv1.weight)
+    # reused without training again
+    monkeypatch.setattr(contrastive, "pretrain_clip", lambda *a, **k: pytest.fail("pretrained twice"))
+    monkeypatch.setattr(ck, "pretrain_clip", lambda *a, **k: pytest.fail("pretrained twice"))
+    assert ck.ensure_backbone("microau-tiny", progress=False, settings=TINY) == path
+    assert ck.resolve_pretrained("microau-tiny", "openai") == "openai"
+
+
+def test_a_damaged_checkpoint_is_not_used(tmp_path, monkeypatch, tiny_clip_factory):
+    monkeypatch.setenv("MICROAU_CACHE", str(tmp_path))
+    calls = []
+
+    def fake(model, settings, progress=True):
+        calls.append(model)
+        return tiny_clip_factory(len(calls)).state_dict(), {"pairs": 0, "steps": 0, "total_s": 0.0}
+
+    monkeypatch.setattr(ck, "pretrain_clip", fake)
+    path = ck.ensure_backbone("microau-tiny", progress=False, settings=TINY)
+    assert ck.is_valid(path) and len(calls) == 1
+    with open(path, "r+b") as fh:
+        fh.seek(200)
+        fh.write(b"\0\1\2\3")
+    assert not ck.is_valid(path)
+    ck.ensure_backbone("microau-tiny", progress=False, settings=TINY)
+    assert len(calls) == 2 and ck.is_valid(path)
+
+
+def test_key_follows_every_setting():
+    base = ck.checkpoint_path("microau-tiny", TINY)
+    assert ck.checkpoint_path("microau-tiny", dataclasses.replace(TINY, lr=5e-3)) != base
+    corpus = dataclasses.replace(TINY.corpus, tvl1_noise_sigma_px=2.0)
+    assert ck.checkpoint_path("microau-tiny", dataclasses.replace(TINY, corpus=corpus)) != base
+    assert ck.checkpoint_path("microau-small", TINY) != base
+    assert ck.checkpoint_path("microau-tiny", TINY) == base
+
+
+def test_default_corpus_has_ten_thousand_pairs():
+    assert cp.CorpusSettings().n_pairs >= 10_000
+
+
+def test_quick_profile_uses_the_phantom_backbone_and_scratch_does_not():
+    from microau.config import make_config
+
+    quick = make_config("quick")
+    assert quick.pretrained == ck.PHANTOM_TAG and quick.clip_model == "microau-tiny"
+    assert make_config("quick-scratch").pretrained is None
+    assert make_config("smoke").pretrained is None
+
+
+def test_results_know_their_backbone(tmp_path, monkeypatch, tiny_clip_factory):
+    from microau.config import make_config
+
+    monkeypatch.setenv("MICROAU_CACHE", str(tmp_path))
+    monkeypatch.setattr(ck, "pretrain_clip", lambda m, s, progress=True: (
+        tiny_clip_factory(0).state_dict(), {"pairs": 0, "steps": 0, "total_s": 0.0}))
+    path = ck.ensure_backbone("microau-tiny", progress=False, settings=TINY)
+    quick = make_config("quick", dataset="phantom-samm")
+    assert ck.backbone_label(quick) == "phantom, phantom-pretrained backbone"
+    assert ck.backbone_label(quick.replace(pretrained=str(path))) == "phantom, phantom-pretrained backbone"
+    assert ck.backbone_label(make_config("quick-scratch")) == "phantom, random-init backbone"
+    other = tmp_path / "someone_elses.pt"
+    other.write_bytes(b"x")
+    assert ck.backbone_label(quick.replace(pretrained=str(other))) != "phantom, phantom-pretrained backbone"
+
+
+def test_multi_positive_loss_rewards_every_true_sentence():
+    from microau.pretrain.contrastive import multi_positive_clip_loss
+
+    txt = torch.eye(3)
+    pos = torch.tensor([[True, True, False], [False, False, True]])
+    both = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # image 0 between its two sentences
+    one = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # image 0 on one of them only
+    scale = torch.tensor(3.0)
+    assert float(multi_positive_clip_loss(both, txt, pos, scale)) < float(multi_positive_clip_loss(one, txt, pos, scale))
+
+
+def test_per_au_sentences_are_the_method_prompts():
+    from microau.aus import AU_PROMPTS
+
+    assert cp.au_sentences((12, 4)) == (AU_PROMPTS[4][0], AU_PROMPTS[12][0])
+    assert cp.au_sentences((43,)) == (cp.NO_ACTION,)
+
+
+def test_pretrained_key_follows_the_checkpoint_settings():
+    assert ck.pretrained_key("microau-tiny", None) is None
+    assert ck.pretrained_key("microau-tiny", "openai") == "openai"
+    key = ck.pretrained_key("microau-tiny", ck.PHANTOM_TAG)
+    assert key.startswith(ck.PHANTOM_TAG + ":") and key.endswith(ck.checkpoint_key("microau-tiny", PretrainSettings()))
