@@ -16,6 +16,7 @@ _COMMAND_MODULES = (
     "microau.reproduce",
     "microau.predict_cli",
     "microau.doctor",
+    "microau.pretrain.cli",
 )
 
 

@@ -152,30 +152,19 @@ class Config:
         return dataclasses.replace(self, **changes)
 
 
-# Profiles: the scale of a run. 'paper' is Sec. IV-A exactly.
+# Profiles: the scale of a run. 'paper' is our closest setting to Sec. IV-A (see the book's
+# settings table for where it differs, e.g. the magnifier).
+_QUICK = dict(clip_model="microau-tiny", visual_trainable_blocks=1, text_trainable_blocks=1, epochs=10,
+              lr_decay_epoch=7, momentum=0.9)
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(clip_model="ViT-B-32", pretrained="openai", epochs=80, lr_decay_epoch=40),
-    # CPU scale: the 4-block tiny CLIP pretrained on the phantom corpus (microau.pretrain; the tag
-    # resolves to the cached checkpoint), its last blocks trained as the paper trains ViT-B/32's.
-    "quick": dict(
-        clip_model="microau-tiny",
-        pretrained="phantom-pretrained",
-        visual_trainable_blocks=1,
-        text_trainable_blocks=1,
-        epochs=10,
-        lr_decay_epoch=7,
-        momentum=0.9,
-    ),
-    # The quick profile without pretraining (random-init tiny CLIP), for comparison.
-    "quick-scratch": dict(
-        clip_model="microau-tiny",
-        pretrained=None,
-        visual_trainable_blocks=1,
-        text_trainable_blocks=1,
-        epochs=10,
-        lr_decay_epoch=7,
-        momentum=0.9,
-    ),
+    # CPU scale, what the book shows: the 4-block tiny CLIP with random weights, its last block of
+    # each tower trained.
+    "quick": dict(_QUICK, pretrained=None),
+    # The same on the tiny CLIP pretrained on a phantom corpus disjoint from the evaluation clips
+    # (microau.pretrain; the tag resolves to the cached checkpoint). Not the book's default: on the
+    # phantom it measured below the random-init model (benchmarks/bench_quick_vs_baseline.py).
+    "quick-pretrained": dict(_QUICK, pretrained="phantom-pretrained"),
     "smoke": dict(
         clip_model="microau-tiny",
         pretrained=None,

@@ -65,7 +65,13 @@ def check_clip(model_name: str, pretrained) -> Check:
     """The CLIP weights a run would load: found and fitting, or the one-line reason."""
     from .model.weights import WeightsUnavailable, check_weights
 
+    from .pretrain.checkpoint import PHANTOM_TAG, checkpoint_path
+
     name = f"CLIP {model_name} ({pretrained or 'none'})"
+    if pretrained == PHANTOM_TAG:
+        path = checkpoint_path(model_name)
+        return Check(name, True, True, f"pretrained on the phantom corpus: {path}" if path.is_file() else
+                     "pretrained on the phantom corpus on first use (cached; `microau pretrain` does it now)")
     try:
         detail = check_weights(model_name, pretrained)
     except WeightsUnavailable as err:

@@ -82,6 +82,10 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     log.info("data of %d set(s) ready in %.0f s; %d run(s) to train", len(data),
              time.perf_counter() - t0, len(todo))
     configs = list(todo.values())
+    from .pretrain.checkpoint import PHANTOM_TAG, ensure_backbone
+
+    for clip_model in sorted({c.clip_model for c in configs if c.pretrained == PHANTOM_TAG}):
+        ensure_backbone(clip_model, progress=progress)  # once, here, before any worker starts
     if executor == "ray":
         from .train.ray_executor import train_runs_ray
 

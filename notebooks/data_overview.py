@@ -36,7 +36,7 @@ from myst_nb import glue
 
 from microau import figures, report
 from microau.data.registry import samples_for
-from microau.runs import make_run_config
+from microau.runs import load_page_runs, make_run_config
 from microau.aus import DATASET_AUS
 
 # %% [markdown]
@@ -140,3 +140,19 @@ for dataset in datasets:
         display(Markdown(f"**{dataset}** is real data: no motion ground truth."))
     else:
         display(report.styled(amps, caption=f"{dataset}: AU motion amplitude (px) per coded AU"))
+
+
+# %% [markdown]
+# ## Is the phantom learned?
+#
+# A region-flow baseline (`microau.baseline`: the mean flow around each of the 68 landmarks, one
+# logistic regression per AU) is evaluated with the same LOSO folds on the same prepared clips as
+# the full model. If the model does not reach it, the phantom is learnable but the model at this
+# profile has not learned it; the sentence says so only when the difference is outside the paired
+# subject-bootstrap interval and the model's seed band.
+
+# %%
+runs = load_page_runs("data_overview", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+versus, said = report.model_vs_baseline(runs)
+display(report.styled(versus, caption="Full model and region baseline, same clips and folds"))
+display(Markdown(said))

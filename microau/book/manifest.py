@@ -42,7 +42,7 @@ class Page:
 
 
 PAGES: tuple[Page, ...] = (
-    Page("data_overview", "data"),
+    Page("data_overview", "data", extra_variants=("full",)),  # the full model against the baseline
     Page("fig3_au_regions", "reproduction"),
     Page("table2_ablation", "reproduction", table="table2"),
     Page("table3_text_encoder", "reproduction", table="table3"),

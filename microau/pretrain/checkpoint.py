@@ -137,7 +137,9 @@ def is_phantom_checkpoint(pretrained: str | None) -> bool:
 def backbone_label(cfg) -> str:
     """How a result computed under ``cfg`` is labelled: it knows its backbone from
     ``cfg.pretrained`` (the tag, or a checkpoint path whose record this module wrote)."""
-    source = "phantom" if cfg.dataset.startswith("phantom") else cfg.dataset
+    from ..data.registry import source_of
+
+    source = source_of(cfg.dataset)
     if is_phantom_checkpoint(cfg.pretrained):
         return PHANTOM_LABEL if source == "phantom" else f"{source}, phantom-pretrained backbone"
     if not cfg.pretrained:

@@ -9,8 +9,8 @@ like TV-L1's output"):
 
 with ``g`` a per-clip gain below 1 (TV-L1 under-estimates sub-pixel motion and smooths peaks) and
 ``n`` spatially smooth (TV-L1's regularisation turns sensor noise into low-amplitude blobs, not
-per-pixel speckle). Alternatives we did not take: running TV-L1 on rendered frames (about 0.6 s
-a pair), or median-filtered speckle noise. ``benchmarks/bench_pretrain.py`` compares the rendered
+per-pixel speckle). Alternatives we did not take: running TV-L1 on rendered frames (as slow per
+pair as preparing a clip), or median-filtered speckle noise. ``benchmarks/bench_pretrain.py`` compares the rendered
 flow with TV-L1's on prepared phantom clips of a corpus seed and prints the fitted gain and the
 residual noise.
 

@@ -22,3 +22,4 @@ from .tables import (comparison, comparison_table, mer_details, mer_table, our_v
                      per_au_table, provenance, sota_table, styled)
 from .verdicts import (describe_seed_spread, describe_verdicts, row_verdicts,  # noqa: F401
                        seed_gated_differences, seed_spread_table, seed_spreads, shown)
+from .baseline import model_vs_baseline  # noqa: F401

@@ -13,9 +13,15 @@ from ..model.micro_au_clip import MicroAUCLIP
 
 
 def build_model(cfg: Config, aus: tuple[int, ...]) -> MicroAUCLIP:
-    """Every fold starts from the same weights: the model is built under ``cfg.seed``."""
+    """Every fold starts from the same weights: the model is built under ``cfg.seed``. The tag of
+    the phantom-pretrained backbone resolves to its cached checkpoint, which then loads through
+    the same ``pretrained=<path>`` code as a user's own CLIP file."""
+    from ..model.backbone import load_clip
+    from ..pretrain.checkpoint import resolve_pretrained
+
     torch.manual_seed(cfg.seed)
-    return MicroAUCLIP(cfg, aus=aus)
+    clip = load_clip(cfg.clip_model, resolve_pretrained(cfg.clip_model, cfg.pretrained, progress=False))
+    return MicroAUCLIP(cfg, aus=aus, clip=clip)
 
 
 def lr_factor(cfg: Config, epoch: int) -> float:

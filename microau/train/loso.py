@@ -61,6 +61,10 @@ def config_key(cfg: Config) -> str:
     values = {k: v for k, v in cfg.to_dict().items()
               if k not in _HASH_EXCLUDE and not (k in KEY_NEUTRAL and v == KEY_NEUTRAL[k])}
     values["loss_weights"] = cfg.loss_weights
+    if values.get("pretrained"):  # a tag of our own pretraining names its settings too
+        from ..pretrain.checkpoint import pretrained_key
+
+        values["pretrained"] = pretrained_key(cfg.clip_model, cfg.pretrained)
     return hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
