@@ -12,8 +12,8 @@ from .figure_data import (clip_ids, dependency_by_active_au, example_aus, pick_c
                           similarity_by_pair, token_grid, token_index, tsne_embedding)
 from .labels import MER_METRICS, SEP, data_label, ours_label, paper_group_for, paper_label  # noqa: F401
 from .pages import show_per_au, table_page  # noqa: F401
-from .sentences import (describe_comparison, describe_dependency, describe_mechanisms, describe_mer,  # noqa: F401
-                        describe_pair_similarity, describe_separation, describe_separation_gated,
+from .sentences import (describe_comparison, describe_mechanisms, describe_mer,  # noqa: F401
+                        describe_separation_gated,
                         describe_sota, describe_sweep,
                         describe_text_similarity)
 from .statistics import (cosine_matrix, f1_bootstrap_se, majority_scores, mer_chance,  # noqa: F401

@@ -122,14 +122,19 @@ def describe_sota(runs: Runs, variant: str = "full") -> str:
         else:
             rank = 1 + sum(v > res.f1 for v in others)
             line += (f" Against the {len(others)} other methods with a {dataset_name(base)} score, "
-                     f"it would rank {rank} (their numbers are copied from the paper, not re-run). "
+                     f"it would rank {rank} (their numbers are copied from the paper, not re-run, and "
+                     "no paper gives the noise of its score, so this rank is not noise-gated). "
                      + _source_sentence(dataset, res))
         lines.append(line)
     return "\n\n".join(lines)
 
 
 def describe_mer(runs: Runs, variants: tuple[str, str] = ("table10/wo_gda", "table10/full")) -> str:
+    from .. import noise
+    from .verdicts import mer_spreads, mer_verdict
+
     table = paper_table("table10")
+    spreads = mer_spreads(runs)
     lines = []
     for dataset in runs.datasets:
         wo, full = (runs.get(v, dataset) for v in variants)
@@ -144,65 +149,15 @@ def describe_mer(runs: Runs, variants: tuple[str, str] = ("table10/wo_gda", "tab
             continue
         chance = mer_chance(full)
         maj = majority_scores(full)
-        agree = (p_full > p_wo) == (o_full > o_wo) if None not in (p_wo, p_full) else None
         line = (f"**{ours_label(dataset)}** ({chance['n']} clips with a 3-class label): UF1 "
                 f"{_fmt(o_wo)} without GDA and {_fmt(o_full)} with it; the paper reports F1 "
                 f"{_fmt(p_wo)} and {_fmt(p_full)} on {dataset_name(base)}.")
-        if agree is not None:
-            line += (" The direction of the GDA effect " + ("matches" if agree else "differs from")
-                     + " the paper's.")
+        line += " " + noise.agreement_with_paper("*with GDA*", "*without GDA*", p_full, p_wo,
+                                                 mer_verdict(full, wo, spreads.get(dataset)), metric="UF1")
         line += (f" For scale: always answering the most frequent class gives accuracy "
                  f"{_fmt(maj['acc'])} and UF1 {_fmt(maj['uf1'])}; answering at random gives UAR "
                  f"{_fmt(chance['random_uar'])} on average.")
         lines.append(line)
-    return "\n\n".join(lines)
-
-
-def describe_dependency(w: pd.DataFrame, c: pd.DataFrame, dataset: str) -> str:
-    """How well the mean W_d rows follow the label co-occurrence rows (Pearson r over cells)."""
-    a, b = w.to_numpy().ravel(), c.to_numpy().ravel()
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
-        return f"**{ours_label(dataset)}**: the dependency weights are flat; no pattern to compare."
-    r = float(np.corrcoef(a[ok], b[ok])[0, 1])
-    diag = np.nanmean(np.diag(w.to_numpy()))
-    off = np.nanmean(w.to_numpy()[~np.eye(len(w), dtype=bool)])
-    return (f"**{ours_label(dataset)}**: across the AU × AU cells, the mean dependency weights "
-            f"correlate with the label co-occurrence at r = {r:+.2f}; an active AU gives itself "
-            f"{_fmt(diag)} of the weight on average, against {_fmt(off)} for each other AU.")
-
-
-def describe_pair_similarity(pairs: pd.DataFrame) -> str:
-    """Markdown for Fig. 6: per data set and loss, how much more alike active clips are among
-    themselves than with inactive ones (``pairs`` indexed by data, loss, AU)."""
-    lines = []
-    for (data, loss, au), row in pairs.iterrows():
-        aa, ai = row.get("active–active"), row.get("active–inactive")
-        if not (np.isfinite(aa) and np.isfinite(ai)):
-            lines.append(f"*{loss}* on **{data}** ({au}): no fold has two active clips, so the "
-                         "active–active similarity is undefined here.")
-            continue
-        lines.append(f"*{loss}* on **{data}** ({au}): active pairs {_fmt(aa)}, mixed pairs "
-                     f"{_fmt(ai)}; active clips are {aa - ai:+.3f} more alike among themselves "
-                     "than with inactive ones.")
-    return "\n\n".join(lines)
-
-
-def describe_separation(scores: pd.DataFrame, best: str, worst: str) -> str:
-    """Markdown for Fig. 7: models ordered by silhouette per data set, next to the paper's reading
-    (``best`` first, ``worst`` last). ``scores`` is indexed by data, model, AU."""
-    lines = []
-    for data, part in scores.groupby(level="data", sort=False):
-        s = part["silhouette"].droplevel([lv for lv in part.index.names if lv != "model"])
-        if not s.notna().all():
-            lines.append(f"**{data}**: one AU class is empty, so there is no silhouette.")
-            continue
-        ranked = s.sort_values(ascending=False)
-        order = " > ".join(f"*{m}* ({v:.3f})" for m, v in ranked.items())
-        agree = ranked.index[0] == best and ranked.index[-1] == worst
-        lines.append(f"**{data}**, silhouette from best to worst: {order}. The paper's reading puts "
-                     f"*{best}* first and *{worst}* last; ours "
-                     + ("agrees." if agree else "orders them differently."))
     return "\n\n".join(lines)
 
 

@@ -155,3 +155,34 @@ def describe_seed_spread(runs: "Runs") -> str:
             f"one configuration can therefore differ by up to about {band:.3f} (the seed band), "
             "and a difference between two rows smaller than that is within noise.")
     return "\n\n".join(lines)
+
+
+def _uf1(true: np.ndarray, pred: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(true, pred, average="macro", zero_division=0)) if len(true) else float("nan")
+
+
+def mer_verdict(full, without, spread: "noise.SeedSpread | None") -> "noise.Verdict":
+    """UF1 with GDA minus without (Eq. 13, label-free), with a subject-bootstrap interval over the
+    clips that have a three-class label (the same resample for both runs) and the seed band."""
+    a, b = full.mer, without.mer
+    keep = (a.emotion3.fillna("") != "").to_numpy()
+    true, pa = a.emotion3.to_numpy()[keep], a.pred.to_numpy()[keep]
+    pb = b.set_index("id").loc[a.id[keep], "pred"].to_numpy()
+    subjects = a.subject.astype(str).to_numpy()[keep]
+    value, low, high = noise.subject_bootstrap(
+        subjects, lambda idx: _uf1(true[idx], pa[idx]) - _uf1(true[idx], pb[idx]), n_boot=500)
+    return noise.verdict(value, (low, high), spread)
+
+
+def mer_spreads(runs: "Runs") -> dict[str, "noise.SeedSpread | None"]:
+    """Per data set, the seed spread of the full model's label-free UF1 (seed-spread page)."""
+    seeded = seed_runs_of(runs)
+    out = {}
+    for d in runs.datasets:
+        by_seed = {k[2]: r for k, r in seeded.items() if k[0] == REFERENCE_VARIANT and k[1] == d}
+        vals = [r.mer_metrics.get("uf1") for _, r in sorted(by_seed.items())]
+        vals = [v for v in vals if v is not None and np.isfinite(v)]
+        out[d] = noise.spread_of_values(vals, sorted(by_seed)) if len(vals) >= 2 else None
+    return out
