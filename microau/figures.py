@@ -503,3 +503,24 @@ def seed_strip(runs) -> "Figure":
     axes[0][0].set_ylabel("F1 (mean over AUs)")
     fig.tight_layout()
     return _close(fig)
+
+
+def claims_plot(claims: pd.DataFrame) -> "Figure":
+    """Each row comparison of the paper's ablation tables: the paper's difference from its method
+    (grey) and ours (coloured) with its paired subject-bootstrap interval; one panel per data set."""
+    datasets = list(dict.fromkeys(claims.index.get_level_values("data")))
+    n = max(len(claims.xs(d, level="data")) for d in datasets)
+    fig, axes = _figure(1, len(datasets), 0.3 * n + 1.2, sharey=True)
+    for k, (ax, data) in enumerate(zip(axes[0], datasets)):
+        part = claims.xs(data, level="data")
+        y = np.arange(len(part))
+        ours = part["ours: row − reference"].to_numpy()
+        err = np.vstack([ours - part["interval low"].to_numpy(), part["interval high"].to_numpy() - ours])
+        ax.scatter(part["paper: row − reference"], y, color=PAPER_COLOR, marker="s", label="paper", zorder=3)
+        ax.errorbar(ours, y, xerr=err, fmt="o", color=OURS_COLORS[k % 4], label=data, capsize=2, zorder=4)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, [f"{c.split(':')[0]}: {r}" for c, r in part.index])
+        ax.set_xlabel("row − the paper's method (mean F1)")
+        ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return _close(fig)

@@ -38,8 +38,9 @@ overrides = {}  # Config fields set on the command line of microau reproduce (--
 
 # %%
 from IPython.display import Markdown, display
+from myst_nb import glue
 
-from microau import report
+from microau import figures, report
 from microau.aus import DATASET_AUS
 from microau.report import findings
 from microau.runs import load_page_runs
@@ -60,8 +61,17 @@ spreads = report.seed_spreads(by_table["table2"])
 claims = findings.claims_table(by_table, spreads)
 display(report.styled(claims, caption="The paper's ablation claims on our data"))
 display(Markdown(findings.claim_counts(claims)))
+if not claims.empty:
+    glue("findings_claims", figures.claims_plot(claims), display=False)
 
 # %% [markdown]
+# ```{glue:figure} findings_claims
+# :name: fig-findings-claims
+#
+# Each row of the paper's ablation tables minus the paper's method: the paper's difference
+# (grey square) and ours (dot) with its paired subject-bootstrap interval.
+# ```
+#
 # The figure pages check the paper's qualitative claims against the phantom's ground truth:
 # attention on the AU's moving region ({doc}`fig5_heatmaps`), same-label features more alike under
 # MiAUCL ({doc}`fig6_similarity`) and the separation of the classes ({doc}`fig7_tsne`).

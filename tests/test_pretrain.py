@@ -63,7 +63,9 @@ def test_corpus_identities_are_not_evaluation_subjects(identities):
 
 def test_corpus_streams_cannot_be_phantom_streams():
     """Phantom streams start [seed, like code, ...]; corpus streams [CORPUS_STREAM, ...]."""
-    assert cp.CORPUS_STREAM not in ph._LIKE_CODE.values()
+    from microau.data.phantom.settings import _LIKE_CODE
+
+    assert cp.CORPUS_STREAM not in _LIKE_CODE.values()
     assert cp.CORPUS_STREAM != cp.EVALUATION_SEED
     a = cp.clip_rng(SMALL.seed, 3).random(4)
     b = ph._rng(cp.EVALUATION_SEED, "casme2", 4, 0, 3).random(4)

@@ -161,7 +161,7 @@ def test_loso_cli_on_missing_real_data_says_what_to_do(capsys):
 
     assert main(["loso", "--dataset", "casme2", "--profile", "smoke", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "data_root" in err and "--root" in err
+    assert "licensed data" in err and "--root casme2=DIR" in err
 
 
 def test_variants_with_the_same_settings_share_a_run(tmp_path):
