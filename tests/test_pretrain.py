@@ -63,12 +63,12 @@ def test_corpus_identities_are_not_evaluation_subjects(identities):
 
 def test_corpus_streams_cannot_be_phantom_streams():
     """Phantom streams start [seed, like code, ...]; corpus streams [CORPUS_STREAM, ...]."""
-    from microau.data.phantom.settings import _LIKE_CODE
+    from microau.data.phantom.settings import _LIKE_CODE, phantom_rng
 
     assert cp.CORPUS_STREAM not in _LIKE_CODE.values()
     assert cp.CORPUS_STREAM != cp.EVALUATION_SEED
     a = cp.clip_rng(SMALL.seed, 3).random(4)
-    b = ph._rng(cp.EVALUATION_SEED, "casme2", 4, 0, 3).random(4)
+    b = phantom_rng(cp.EVALUATION_SEED, "casme2", 4, 0, 3).random(4)
     assert not np.allclose(a, b)
 
 
