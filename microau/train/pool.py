@@ -121,7 +121,7 @@ def train_runs(configs: list[Config], runs_dir: str | Path, jobs: int | None = N
                     bar.update(1)
                     bar.set_postfix_str(f"{label(r.config)}: {r.seconds:.0f} s")
                     log.info("%s trained in %.0f s (%d of %d)", label(r.config), r.seconds,
-                             bar.n, len(todo))
+                             len(todo) - len(pending), len(todo))  # bar.n stays 0 when the bar is off
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
