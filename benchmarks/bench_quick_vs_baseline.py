@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         over["lr_decay_epoch"] = max(1, round(args.epochs * 0.7))
     rows = []
     for ds in args.datasets:
-        quick = make_config("quick-pretrained", dataset=ds, **over).replace(pretrained=str(ckpt))
+        quick = make_config("quick", dataset=ds, **over).replace(pretrained=str(ckpt))
         t = time.perf_counter()
         base = baseline_for_config(quick)
         rows.append((ds, LABEL, base.f1, base.acc, time.perf_counter() - t, "phantom"))
@@ -74,11 +74,11 @@ def main(argv=None) -> int:
                              backbone_label(quick.replace(pretrained=pre))))
                 print(_row(rows[-1]), flush=True)
         if not args.skip_scratch:
-            scratch = make_config("quick", dataset=ds, **over)
+            scratch = make_config("quick-scratch", dataset=ds, **over)
             res = run_loso(scratch, runs_dir=runs, progress=False)
-            rows.append((ds, "full model, quick (random init)", res.f1, res.acc, _seconds(res), backbone_label(scratch)))
+            rows.append((ds, "full model, quick-scratch", res.f1, res.acc, _seconds(res), backbone_label(scratch)))
             print(_row(rows[-1]), flush=True)
-    cfg = make_config("quick-pretrained", **over)
+    cfg = make_config("quick", **over)
     head = (f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU core(s) ({platform.machine()}), "
             f"{torch.get_num_threads()} torch threads, load average before/after "
             f"{LOAD0[0]:.1f}/{os.getloadavg()[0]:.1f} (a shared machine: times are upper bounds), with: "

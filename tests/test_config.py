@@ -41,4 +41,4 @@ def test_bad_values_give_clear_errors(tmp_path):
     (tmp_path / "bad.yaml").write_text("epochz: 3\n")
     with pytest.raises(ValueError, match="epochz"):
         Config.from_yaml(tmp_path / "bad.yaml")
-    assert set(PROFILES) == {"smoke", "quick", "quick-pretrained", "paper"}
+    assert set(PROFILES) == {"smoke", "quick", "quick-scratch", "paper"}

@@ -151,7 +151,7 @@ def test_clip_loss_shares_repeated_sentences():
 
 
 # ----------------------------------------------------------------------------- checkpoint cache
-TINY = PretrainSettings(corpus=cp.CorpusSettings(n_pairs=32, identities_per_seed=1), batch_size=16,
+TINY = PretrainSettings(corpus=cp.CorpusSettings(n_pairs=32, identities_per_seed=1), batch_size=16, epochs=1,
                         warmup_steps=1)
 
 
@@ -214,9 +214,9 @@ def test_default_corpus_has_ten_thousand_pairs():
 def test_quick_profile_uses_the_phantom_backbone_and_scratch_does_not():
     from microau.config import make_config
 
-    quick = make_config("quick-pretrained")
+    quick = make_config("quick")
     assert quick.pretrained == ck.PHANTOM_TAG and quick.clip_model == "microau-tiny"
-    assert make_config("quick").pretrained is None
+    assert make_config("quick-scratch").pretrained is None
     assert make_config("smoke").pretrained is None
 
 
@@ -227,10 +227,10 @@ def test_results_know_their_backbone(tmp_path, monkeypatch, tiny_clip_factory):
     monkeypatch.setattr(ck, "pretrain_clip", lambda m, s, progress=True: (
         tiny_clip_factory(0).state_dict(), {"pairs": 0, "steps": 0, "total_s": 0.0}))
     path = ck.ensure_backbone("microau-tiny", progress=False, settings=TINY)
-    quick = make_config("quick-pretrained", dataset="phantom-samm")
+    quick = make_config("quick", dataset="phantom-samm")
     assert ck.backbone_label(quick) == "phantom, phantom-pretrained backbone"
     assert ck.backbone_label(quick.replace(pretrained=str(path))) == "phantom, phantom-pretrained backbone"
-    assert ck.backbone_label(make_config("quick")) == "phantom, random-init backbone"
+    assert ck.backbone_label(make_config("quick-scratch")) == "phantom, random-init backbone"
     other = tmp_path / "someone_elses.pt"
     other.write_bytes(b"x")
     assert ck.backbone_label(quick.replace(pretrained=str(other))) != "phantom, phantom-pretrained backbone"

@@ -53,7 +53,7 @@ def settings_table() -> pd.DataFrame:
         "subjects": "all",
     }
     cols = {f"paper (Sec. {st['section']})": paper}
-    for profile in ("paper", "quick", "quick-pretrained", "smoke"):
+    for profile in ("paper", "quick", "quick-scratch", "smoke"):
         if profile in PROFILES:
             cols[f"profile {profile}"] = _profile_column(profile)
     return pd.DataFrame(cols)
