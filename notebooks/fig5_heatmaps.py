@@ -105,8 +105,9 @@ glue("fig5_gda", figures.dependency_heatmaps(panels), display=False)
 #
 # The paper's Fig. 5 shows attention concentrated on the region of the active AU. On the phantom,
 # where each AU's motion is placed on its landmarks by construction, the same should hold for a
-# model that has learnt the task; with few epochs and a small random-init CLIP the weights may
-# still be close to uniform, which the heat maps then show as evenly lit tokens.
+# model that has learnt the task; with few epochs and a small CLIP pretrained only on the phantom
+# corpus the weights may still be close to uniform, which the heat maps then show as evenly lit
+# tokens.
 
 
 # %% [markdown]

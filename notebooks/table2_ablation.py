@@ -68,9 +68,9 @@ long = report.table_page(table.id, runs, "LSI / GSD", figure="bars")
 #
 # The paper finds that removing either module lowers F1, and that removing LSI costs more than
 # removing GSD. The sentences below are computed from the two columns. On the phantom the
-# comparison is about the ordering only: the data are simulated, the CLIP model is small and
-# randomly initialised and trained for few epochs, so absolute numbers are not comparable with
-# the paper's.
+# comparison is about the ordering only: the data are simulated, the CLIP model is small,
+# pretrained on a phantom corpus rather than on web images, and trained for few epochs, so
+# absolute numbers are not comparable with the paper's.
 
 # %%
 display(Markdown(report.describe_comparison(long, runs)))

@@ -66,10 +66,10 @@ long = report.table_page(table.id, runs, "text encoder", figure="bars", metrics=
 # ## Where they agree and where they differ
 #
 # In the paper the frozen, pretrained text encoder maps a sentence and its negation to almost the
-# same feature, and fine-tuning drives them apart. Our small CLIP starts from random weights, so
-# its frozen text features carry no language knowledge at all: their TextSi reflects the random
-# initialisation, not a pretrained model's blindness to "not". The fine-tuned TextSi shows how far
-# training pushes the two prompts apart.
+# same feature, and fine-tuning drives them apart. Our small CLIP's text tower was pretrained on
+# the phantom corpus, whose sentences are the positive prompts and a no-action sentence: it never
+# read a negated prompt, so its frozen TextSi reflects that corpus, not a web-scale model's
+# blindness to "not". The fine-tuned TextSi shows how far training pushes the two prompts apart.
 
 # %%
 display(Markdown(report.describe_text_similarity(long)))

@@ -58,8 +58,8 @@ long = report.table_page(table.id, runs, "α", figure="sweep")
 # In the paper the F1 differences across α are a few thousandths to a few hundredths, and the
 # best α differs between the two data sets. A sweep is only informative when its differences are
 # larger than the run-to-run noise; the sentences below put our spread next to a resampling
-# estimate of that noise. On the phantom, with a small randomly initialised CLIP and few epochs,
-# neither the best α nor the absolute F1 is expected to match the paper's.
+# estimate of that noise. On the phantom, with a small CLIP pretrained on a phantom corpus and few
+# epochs, neither the best α nor the absolute F1 is expected to match the paper's.
 
 # %%
 display(Markdown(report.describe_sweep(long, table.parameter)))

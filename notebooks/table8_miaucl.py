@@ -59,10 +59,11 @@ long = report.table_page(table.id, runs, "loss", figure="bars")
 # %% [markdown]
 # ## Where they agree and where they differ
 #
-# In the paper MiAUCL is best and global OrigCL worst, with no contrastive loss in between. With a
-# randomly initialised text tower the prompts start without meaning, so the text side can only
-# act as a learned per-AU target; the computed comparison below shows how much of the paper's
-# ordering survives that.
+# In the paper MiAUCL is best and global OrigCL worst, with no contrastive loss in between. Our
+# text tower was pretrained only on the phantom corpus's positive prompts and a no-action
+# sentence, so the negative prompts start with little meaning and the text side acts mostly as a
+# learned per-AU target; the computed comparison below shows how much of the paper's ordering
+# survives that.
 
 # %%
 display(Markdown(report.describe_comparison(long, runs)))
