@@ -259,3 +259,26 @@ def test_pretrained_key_follows_the_checkpoint_settings():
     assert ck.pretrained_key("microau-tiny", "openai") == "openai"
     key = ck.pretrained_key("microau-tiny", ck.PHANTOM_TAG)
     assert key.startswith(ck.PHANTOM_TAG + ":") and key.endswith(ck.checkpoint_key("microau-tiny", PretrainSettings()))
+
+
+def test_pretrain_settings_refuse_unknown_choices():
+    with pytest.raises(ValueError, match="image_pool"):
+        PretrainSettings(image_pool="max")
+    with pytest.raises(ValueError, match="targets"):
+        PretrainSettings(targets="each")
+    with pytest.raises(ValueError, match="epochs"):
+        PretrainSettings(epochs=0)
+
+
+def test_image_pool_decides_what_pretraining_matches_to_the_sentences():
+    """'avg' pretrains on the mean patch token, so the same seed and corpus give other weights;
+    the key names the choice, so the two never share a cache file."""
+    from microau.pretrain.contrastive import pretrain_clip
+
+    tok, _ = pretrain_clip("microau-tiny", TINY, progress=False)
+    avg_settings = dataclasses.replace(TINY, image_pool="avg")
+    avg, _ = pretrain_clip("microau-tiny", avg_settings, progress=False)
+    again, _ = pretrain_clip("microau-tiny", TINY, progress=False)
+    assert all(torch.equal(tok[k], again[k]) for k in tok)
+    assert not torch.equal(tok["visual.conv1.weight"], avg["visual.conv1.weight"])
+    assert ck.checkpoint_key("microau-tiny", TINY) != ck.checkpoint_key("microau-tiny", avg_settings)

@@ -44,6 +44,14 @@ class PretrainSettings:
     # collapsed tokens above, it did not train within four passes).
     image_pool: str = "tok"
 
+    def __post_init__(self):
+        if self.targets not in ("per_au", "whole"):
+            raise ValueError(f"targets must be 'per_au' or 'whole', got {self.targets!r}")
+        if self.image_pool not in ("tok", "avg"):
+            raise ValueError(f"image_pool must be 'tok' or 'avg', got {self.image_pool!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -113,14 +121,10 @@ def pretrain_clip(clip_model: str, settings: PretrainSettings, progress: bool = 
     from ..model.backbone import TextTower, flow_images_to_tensor, load_clip
 
     t0, c0 = time.perf_counter(), time.process_time()
-    if settings.targets not in ("per_au", "whole"):
-        raise ValueError(f"targets must be 'per_au' or 'whole', got {settings.targets!r}")
     images, sentences = render_corpus(settings.corpus, progress, settings.targets)
     t_render = time.perf_counter() - t0
     torch.manual_seed(settings.seed)
     clip = load_clip(clip_model, None)
-    if settings.image_pool not in ("tok", "avg"):
-        raise ValueError(f"image_pool must be 'tok' or 'avg', got {settings.image_pool!r}")
     clip.visual.pool_type = settings.image_pool  # pretraining only: the checkpoint holds weights
     clip.train()
     text = TextTower(clip, trainable_blocks=len(clip.transformer.resblocks))
