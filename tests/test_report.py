@@ -130,3 +130,23 @@ def test_verdicts_state_a_direction_only_outside_the_noise():
     assert "within noise" in report.describe_verdicts(v)
     v = report.row_verdicts("table2", runs, {"phantom-samm": None})
     assert v.set_index("_variant").loc["table2/lsi_only", "verdict"].startswith("not judged")
+
+
+def test_seed_runs_are_matched_by_computation_not_by_variant_name():
+    from types import SimpleNamespace
+
+    from microau.config import make_config
+    from microau.report.sentences import seed_runs_like
+
+    def run(variant, dataset, seed):
+        return SimpleNamespace(config=make_config("smoke", variant, dataset=dataset).replace(seed=seed))
+
+    seed_runs = {(v, d, s): run(v, d, s) for v in ("full", "table8/no_cl")
+                 for d in ("phantom-casme2", "phantom-samm") for s in (1, 2, 3)}
+    miaucl = run("table8/miaucl", "phantom-samm", 1)  # the same computation as 'full'
+    found = seed_runs_like(seed_runs, miaucl, "phantom-samm")
+    assert sorted(found) == [1, 2, 3]
+    assert all(r.config.variant == "full" and r.config.dataset == "phantom-samm" for r in found.values())
+    assert sorted(seed_runs_like(seed_runs, run("table8/no_cl", "phantom-samm", 1), "phantom-samm")) == [1, 2, 3]
+    assert seed_runs_like(seed_runs, run("table8/local_origcl", "phantom-samm", 1), "phantom-samm") == {}
+    assert seed_runs_like(None, miaucl, "phantom-samm") == {}

@@ -161,6 +161,21 @@ def describe_mer(runs: Runs, variants: tuple[str, str] = ("table10/wo_gda", "tab
     return "\n\n".join(lines)
 
 
+def seed_runs_like(seed_runs, result, dataset: str) -> dict[int, object]:
+    """Seed -> the seed-spread run that computes what ``result`` computes but for its seed. Runs
+    are matched by computation (run key), not by variant name: the seed page trains 'full', which
+    is also Table VIII's MiAUCL row and Table II's LSI + GSD row."""
+    from ..train.loso import config_key
+
+    if not seed_runs:
+        return {}
+    out = {}
+    for (_, d, seed), r in seed_runs.items():
+        if d == dataset and config_key(r.config.replace(seed=result.config.seed)) == config_key(result.config):
+            out[seed] = r
+    return out
+
+
 def describe_mechanisms(runs: Runs, variant: str, checks: tuple[str, ...],
                         names: dict[str, str] | None = None) -> str:
     """The paper's qualitative claims checked against the phantom's ground truth for one variant's
@@ -180,7 +195,7 @@ def describe_mechanisms(runs: Runs, variant: str, checks: tuple[str, ...],
                          "moves, so this check runs on the phantom only.")
             continue
         truth = mechanisms.ground_truth_for_run(result)
-        seeded = [r for k, r in (seed_runs.items() if seed_runs else []) if k[0] == variant and k[1] == dataset]
+        seeded = list(seed_runs_like(seed_runs, result, dataset).values())
         found = mechanisms.check_run(result, truth, mechanisms.seed_spreads(seeded, truth))
         said = [found[k] for k in checks if k in found]
         label = (names or {}).get(variant, variant)
@@ -190,9 +205,18 @@ def describe_mechanisms(runs: Runs, variant: str, checks: tuple[str, ...],
 
 def describe_separation_gated(runs: Runs, pairs: list[tuple[str, str]], names: dict[str, str]) -> str:
     """Fig. 7: for each (a, b) pair of variants, whether a separates active from inactive clips more
-    than b (within- minus between-label similarity, paired over LOSO folds), noise-gated."""
-    from .. import mechanisms
+    than b (within- minus between-label similarity, paired over LOSO folds), noise-gated. The seed
+    spread is that of the difference, over the seeds both variants were trained with on the seed
+    page (``seed_runs_like``); its band is the same 2 * sqrt(2) * std as every other check's
+    (``noise.seed_band``), which is wider than a per-seed difference needs: conservative."""
+    from .. import mechanisms, noise
+    from .verdicts import seed_runs_of
 
+    def triple(result):
+        x = result.arrays()
+        return x["au_features"], x["labels"], x["fold"]
+
+    seed_runs = seed_runs_of(runs)
     lines = []
     for dataset in runs.datasets:
         bits = []
@@ -200,10 +224,15 @@ def describe_separation_gated(runs: Runs, pairs: list[tuple[str, str]], names: d
             ra, rb = runs.get(a, dataset), runs.get(b, dataset)
             if ra is None or rb is None:
                 continue
-            xa, xb = ra.arrays(), rb.arrays()
+            sa, sb = seed_runs_like(seed_runs, ra, dataset), seed_runs_like(seed_runs, rb, dataset)
+            common = sorted(set(sa) & set(sb))
+            spread = None
+            if len(common) >= 2:
+                diffs = [mechanisms.separation_score(*triple(sa[k])) - mechanisms.separation_score(*triple(sb[k]))
+                         for k in common]
+                spread = noise.spread_of_values(diffs, common)
             bits.append(mechanisms.describe_separation_pair(
-                f"*{names.get(a, a)}*", f"*{names.get(b, b)}*", (xa["au_features"], xa["labels"], xa["fold"]),
-                (xb["au_features"], xb["labels"], xb["fold"])))
+                f"*{names.get(a, a)}*", f"*{names.get(b, b)}*", triple(ra), triple(rb), spread=spread))
         if bits:
             lines.append(f"**{ours_label(dataset)}**: " + " ".join(bits))
     return "\n\n".join(lines)
