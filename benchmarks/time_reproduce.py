@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PHASES = ("set(s) ready in", "LOSO run(s) trained", "notebooks done", "book built", "total")
+PHASES = ("set(s) ready in", "pairs, ", "LOSO run(s) trained", "notebooks done", "book built", "total")
 
 
 def _load() -> str:
