@@ -205,8 +205,9 @@ def register(sub) -> None:
                     "Jupyter Book (warnings are errors).")
     cli_args.add_run_args(p, many_datasets=True, variant=False)
     cli_args.add_executor_args(p)
-    p.add_argument("--only", default=None, metavar="NAMES",
-                   help=f"comma-separated notebooks to execute (default: all): {', '.join(NOTEBOOKS)}")
+    p.add_argument("--only", action="append", default=None, metavar="NAMES",
+                   help="notebooks to execute, comma-separated or the flag repeated (default: all): "
+                        f"{', '.join(NOTEBOOKS)}")
     p.add_argument("--seeds", nargs="+", type=int, default=None, metavar="S",
                    help="train every run once per seed; the tables then show each row's mean and "
                         "standard deviation over the seeds (the paper reports seed 1 only)")

@@ -126,9 +126,11 @@ def test_reproduce_command_parses():
 
     args = build_parser().parse_args(
         ["reproduce", "--profile", "smoke", "--datasets", "casme2", "--root", "casme2=/data/C",
-         "--only", "table2_ablation,fig7_tsne", "--no-build", "--jobs", "3", "--executor", "ray"])
+         "--only", "table2_ablation,fig7_tsne", "--only", "fig6_similarity", "--no-build", "--jobs", "3",
+         "--executor", "ray"])
     assert args.func is reproduce._main and args.no_build and args.jobs == 3 and args.executor == "ray"
-    assert manifest.select(args.only) == ["table2_ablation", "fig7_tsne"]  # book order
+    assert manifest.select(args.only) == ["table2_ablation", "fig6_similarity", "fig7_tsne"]  # book order
+    assert manifest.select("fig7_tsne,table2_ablation") == ["table2_ablation", "fig7_tsne"]
     assert parse_roots(args.root, args.datasets) == {"casme2": "/data/C"}
     assert parse_roots(["/data/C"], ["casme2"]) == {"casme2": "/data/C"}  # one licensed set: plain DIR
     with pytest.raises(ValueError):

@@ -2,7 +2,6 @@
 No training: each fake run is a few rows of predictions whose scores can be worked out by hand."""
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import numpy as np

@@ -3,6 +3,7 @@
 the tests read it too."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import config
@@ -85,10 +86,12 @@ def notebook_variants(name: str) -> list[str]:
     return page(name).variants
 
 
-def select(only: str | None) -> list[str]:
-    """Notebook names from a comma-separated ``--only`` value (all when empty), in book order."""
+def select(only: str | Sequence[str] | None) -> list[str]:
+    """Notebook names from ``--only`` values, each comma-separated (all when empty), in book order."""
     if not only:
         return list(NOTEBOOKS)
+    if not isinstance(only, str):
+        only = ",".join(only)
     names = [n.strip().removesuffix(".ipynb").removesuffix(".py") for n in only.split(",") if n.strip()]
     unknown = [n for n in names if n not in NOTEBOOKS]
     if unknown:

@@ -9,7 +9,7 @@ import pandas as pd
 from ..data.registry import base_dataset, is_phantom
 from ..paper import dataset_name, metric_name, paper_table
 from .labels import ours_label, paper_label
-from .statistics import majority_scores, mer_chance, pairwise_agreement
+from .statistics import majority_scores, mer_chance
 from .tables import our_value
 
 if TYPE_CHECKING:  # pragma: no cover
