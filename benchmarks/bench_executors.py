@@ -70,8 +70,9 @@ def main() -> None:
     if args.save:
         cmd = "python benchmarks/bench_executors.py " + " ".join(
             f"--{k} {v}" for k, v in vars(args).items() if k != "save")
-        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.save).write_text(f"Measured {time.strftime('%Y-%m-%d')} with: `{cmd}`\n\n```text\n{text}\n```\n")
+        from microau.train.store import write_text_atomic
+
+        write_text_atomic(Path(args.save), f"Measured {time.strftime('%Y-%m-%d')} with: `{cmd}`\n\n```text\n{text}\n```\n")
     if not same:
         sys.exit("the two executors stored different results")
 

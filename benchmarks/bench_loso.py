@@ -289,8 +289,10 @@ def _save_markdown(args, text: str) -> None:
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
         if k not in ("mode", "json", "save", "trace") and v not in (None, 0)) + (" --trace" if args.trace else "")
     cpu = platform.processor() or platform.machine()
-    Path(args.save).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.save).write_text(
+    from microau.train.store import write_text_atomic
+
+    write_text_atomic(
+        Path(args.save),
         f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU core(s) ({cpu}), "
         f"torch threads default, load average {' '.join(f'{v:.1f}' for v in os.getloadavg())} when it ended "
         f"(a shared machine: other jobs ran at the same time), with: `{cmd}`\n\n```text\n{text}\n```\n")

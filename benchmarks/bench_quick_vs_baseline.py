@@ -92,11 +92,9 @@ def main(argv=None) -> int:
     text = head + "\n" + "\n".join(table) + "\n"
     print("\n" + text)
     if args.save:
-        out = Path(args.save)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.partial")
-        tmp.write_text(text)
-        os.replace(tmp, out)
+        from microau.train.store import write_text_atomic
+
+        write_text_atomic(Path(args.save), text)
     return 0
 
 

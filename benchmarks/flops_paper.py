@@ -107,7 +107,9 @@ def main() -> None:
     if args.save:
         cmd = "python benchmarks/flops_paper.py" + (f" --peak-tflops {args.peak_tflops:g}" if args.peak_tflops != 989.0
                                                    else "")
-        Path(args.save).write_text(f"Computed {time.strftime('%Y-%m-%d')} with: `{cmd}`\n\n```text\n{text}\n```\n")
+        from microau.train.store import write_text_atomic
+
+        write_text_atomic(Path(args.save), f"Computed {time.strftime('%Y-%m-%d')} with: `{cmd}`\n\n```text\n{text}\n```\n")
 
 
 if __name__ == "__main__":

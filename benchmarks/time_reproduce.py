@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 PHASES = ("set(s) ready in", "pairs, ", "LOSO run(s) trained", "notebooks done", "book built", "total")
 
 
@@ -74,8 +75,10 @@ def main() -> None:
     print(text)
     if args.save:
         flags = f" --jobs {args.jobs}" if args.jobs else ""
-        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.save).write_text(
+        from microau.train.store import write_text_atomic
+
+        write_text_atomic(
+            Path(args.save),
             f"Measured {time.strftime('%Y-%m-%d')} with: "
             f"`python benchmarks/time_reproduce.py --profile {args.profile}{flags}`\n\n```text\n{text}\n```\n")
 
