@@ -175,14 +175,39 @@ def subject_bootstrap(subjects: Sequence[str], statistic: Callable[[np.ndarray],
 
 @dataclass(frozen=True)
 class SeedSpread:
-    """A metric over runs that differ only by seed."""
+    """A metric over runs that differ only by seed, or by seed and backbone draw.
+
+    ``std`` is the standard deviation of one run's value. Over fine-tuning seeds alone it is the
+    sample standard deviation; over a grid of backbone draws x seeds (:func:`spread_of_grid`) it
+    is ``sqrt(backbone_var + seed_var)``, the noise of one run whose backbone and seed are both
+    drawn anew.
+    """
 
     mean: float
-    std: float  # sample standard deviation (ddof=1); nan with one run
+    std: float  # sd of one run's value (ddof=1); nan with one run
     min: float
     max: float
     n: int
     seeds: tuple[int, ...] = ()
+    backbones: tuple[int, ...] = ()  # pretraining seeds of the backbone draws; () = one backbone
+    backbone_var: float = float("nan")  # variance between backbone draws (nested components)
+    seed_var: float = float("nan")  # variance between fine-tuning seeds on one backbone
+
+    @property
+    def n_backbones(self) -> int:
+        return max(1, len(self.backbones))
+
+    @property
+    def covers_backbones(self) -> bool:
+        """True when the spread includes at least two backbone draws."""
+        return len(self.backbones) >= 2
+
+    def describe(self) -> str:
+        """'5 seeds' or '3 backbones x 2 seeds': what the spread was measured over."""
+        seeds = len(set(self.seeds)) or self.n
+        if self.covers_backbones:
+            return f"{len(self.backbones)} backbones × {seeds} seeds"
+        return f"{seeds} seeds"
 
 
 def spread_of_values(values: Sequence[float], seeds: Sequence[int] = ()) -> SeedSpread:
@@ -192,6 +217,89 @@ def spread_of_values(values: Sequence[float], seeds: Sequence[int] = ()) -> Seed
         raise ValueError("a seed spread needs at least one run")
     std = float(v.std(ddof=1)) if v.size > 1 else float("nan")
     return SeedSpread(float(v.mean()), std, float(v.min()), float(v.max()), int(v.size), tuple(seeds))
+
+
+@dataclass(frozen=True)
+class NoiseComponents:
+    """A metric's variance split by source: backbone draw, fine-tuning seed, and which subjects
+    were recorded (the subject bootstrap of one run's value). ``shares`` are fractions of their sum."""
+
+    mean: float
+    backbone_var: float
+    seed_var: float
+    subject_var: float
+    n_backbones: int
+    n_seeds: int
+
+    @property
+    def run_sd(self) -> float:
+        """sd of one run's value under a new backbone draw and a new seed (subjects fixed)."""
+        return math.sqrt(self.backbone_var + self.seed_var)
+
+    def shares(self) -> dict[str, float]:
+        parts = {"backbone draw": self.backbone_var, "fine-tuning seed": self.seed_var,
+                 "subjects (bootstrap)": self.subject_var}
+        total = sum(v for v in parts.values() if np.isfinite(v))
+        return {k: (v / total if total > 0 and np.isfinite(v) else float("nan")) for k, v in parts.items()}
+
+
+def nested_components(values: dict[tuple[int, int], float]) -> tuple[float, float]:
+    """(backbone_var, seed_var) of a metric from a grid {(backbone, seed): value}.
+
+    Our reading of a nested one-way random-effects model: seeds are drawn within each backbone
+    (seed s on two backbones is not the same draw), so ``seed_var`` is the pooled within-backbone
+    sample variance and ``backbone_var`` the variance of the backbone means less seed_var / (seeds
+    per backbone), floored at zero (method of moments; the alternative, a crossed design, would
+    treat seed s as one draw on every backbone). With one seed per backbone the two cannot be
+    separated: all of the variance is given to the backbone (seed_var is nan). With one backbone,
+    backbone_var is nan.
+    """
+    by_backbone: dict[int, list[float]] = {}
+    for (b, _), v in sorted(values.items()):
+        by_backbone.setdefault(b, []).append(float(v))
+    groups = [np.asarray(v) for v in by_backbone.values()]
+    if not groups:
+        raise ValueError("a noise grid needs at least one run")
+    within = [g.var(ddof=1) for g in groups if g.size >= 2]
+    seed_var = float(np.mean(within)) if within else float("nan")
+    if len(groups) < 2:
+        return float("nan"), seed_var
+    means = np.array([g.mean() for g in groups])
+    per = float(np.mean([g.size for g in groups]))
+    between = float(means.var(ddof=1))
+    if not np.isfinite(seed_var):
+        return between, float("nan")
+    return max(0.0, between - seed_var / per), seed_var
+
+
+def spread_of_grid(values: dict[tuple[int, int], float]) -> SeedSpread:
+    """The spread of one run's value over a grid {(backbone draw, fine-tuning seed): value}:
+    ``std`` = sqrt(backbone_var + seed_var) (:func:`nested_components`; a component that could
+    not be measured counts as zero, and :attr:`SeedSpread.covers_backbones` says whether backbone
+    draws were measured at all)."""
+    if not values:
+        raise ValueError("a noise grid needs at least one run")
+    bvar, svar = nested_components(values)
+    v = np.array(list(values.values()), dtype=float)
+    total = sum(x for x in (bvar, svar) if np.isfinite(x))
+    std = math.sqrt(total) if (np.isfinite(bvar) or np.isfinite(svar)) else float("nan")
+    backbones = tuple(sorted({b for b, _ in values}))
+    return SeedSpread(float(v.mean()), std, float(v.min()), float(v.max()), int(v.size),
+                      tuple(s for _, s in sorted(values)), backbones if len(backbones) > 1 else (),
+                      bvar, svar)
+
+
+def noise_components(spread: SeedSpread, subject_sd: float) -> NoiseComponents:
+    """The variance shares of a grid spread plus the subject bootstrap sd of one run's value."""
+    return NoiseComponents(spread.mean, spread.backbone_var, spread.seed_var, float(subject_sd) ** 2,
+                           spread.n_backbones, len(set(spread.seeds)))
+
+
+def subject_sd_f1(run, n_boot: int = 1000, seed: int = 0) -> float:
+    """Standard deviation of a run's mean F1 over subject-bootstrap resamples."""
+    subjects, _, counts = f1_counts_by_subject(run.predictions)
+    weights = subject_resamples(len(subjects), n_boot, seed)
+    return float(mean_f1_from_counts(np.einsum("bs,snk->bnk", weights, counts)).std(ddof=1))
 
 
 def seed_spread(runs: Sequence, metric: str | Callable = "f1") -> SeedSpread:
@@ -252,6 +360,7 @@ class Verdict:
     outside_interval: bool
     outside_band: bool | None  # None: no seed spread
     status: str
+    over: str = ""  # what the band was measured over, e.g. '3 backbones × 2 seeds'
 
     @property
     def direction(self) -> int:
@@ -271,7 +380,7 @@ def verdict(difference: float, interval: tuple[float, float], spread: SeedSpread
     low, high = (float(v) for v in interval)
     d = float(difference)
     if not all(np.isfinite([d, low, high])):
-        return Verdict(d, low, high, float("nan"), 0, False, None, "within noise")
+        return Verdict(d, low, high, float("nan"), 0, False, None, "within noise", "")
     outside_interval = (low > 0 and d > 0) or (high < 0 and d < 0)
     band = seed_band(spread)
     n_seeds = spread.n if spread is not None else 0
@@ -282,7 +391,8 @@ def verdict(difference: float, interval: tuple[float, float], spread: SeedSpread
         status = "a > b" if d > 0 else "a < b"
     else:
         status = "within noise"
-    return Verdict(d, low, high, band, n_seeds, outside_interval, outside_band, status)
+    return Verdict(d, low, high, band, n_seeds, outside_interval, outside_band, status,
+                   spread.describe() if spread is not None else "")
 
 
 def paired_verdict(run_a, run_b, spread: SeedSpread | None, n_boot: int = 2000, seed: int = 0,
@@ -301,7 +411,7 @@ def _noise_clause(v: Verdict, paired: bool = True) -> str:
     if v.outside_band is None:
         parts.append("seed spread not measured")
     else:
-        parts.append(f"seed band ±{v.band:.3f} over {v.n_seeds} seeds")
+        parts.append(f"noise band ±{v.band:.3f} over {v.over or f'{v.n_seeds} seeds'}")
     return "; ".join(parts)
 
 
@@ -318,7 +428,7 @@ def direction_sentence(a: str, b: str, v: Verdict, metric: str = "mean F1") -> s
     if not v.outside_interval:
         why.append("the interval contains 0")
     if v.outside_band is False:
-        why.append("the seed band covers it")
+        why.append("the noise band covers it")
     return (f"{a} vs {b}: within noise ({metric} {v.difference:+.3f}; {_noise_clause(v)}; "
             + " and ".join(why) + ").")
 
@@ -335,11 +445,11 @@ def ordering_sentence(values: dict[str, float], adjacent: dict[tuple[str, str], 
             w = adjacent[(lo, hi)]
             v = w if w.direction == 0 else Verdict(-w.difference, -w.high, -w.low, w.band, w.n_seeds,
                                                     w.outside_interval, w.outside_band,
-                                                    "a > b" if w.direction < 0 else "a < b")
+                                                    "a > b" if w.direction < 0 else "a < b", w.over)
         sep = " > " if (v is not None and v.direction > 0) else " ≈ "
         out += f"{sep}{lo} ({lo_v:.3f})"
     return (f"Ours by {metric}: {out}, where '>' marks a difference outside both the paired interval and "
-            "the seed band and '≈' one within noise.")
+            "the noise band (seeds and, where measured, backbone draws) and '≈' one within noise.")
 
 
 def agreement_with_paper(a: str, b: str, paper_a: float | None, paper_b: float | None, v: Verdict,

@@ -177,3 +177,44 @@ def test_paired_verdict_on_fakes(pair):
     assert isinstance(v, Verdict) and v.difference == pytest.approx(diff.difference)
     assert diff.difference > 0.2 and v.status == "a > b"
     assert isinstance(spread_of_values([1.0, 2.0]), SeedSpread)
+
+
+def test_nested_components_recover_backbone_and_seed_variance():
+    """A grid built as backbone effect + seed noise: the method-of-moments components find both
+    (exactly, on a grid constructed so that the sample moments equal the design)."""
+    from microau.noise import nested_components, spread_of_grid
+
+    backbone = {0: -0.1, 1: 0.0, 2: 0.1}  # sample variance 0.01
+    seed = {1: -0.02, 2: 0.02}  # within-backbone sample variance 0.0008
+    grid = {(b, s): 0.5 + backbone[b] + seed[s] for b in backbone for s in seed}
+    bvar, svar = nested_components(grid)
+    assert svar == pytest.approx(0.0008, abs=1e-12)
+    # variance of backbone means (0.01) minus seed_var / 2 seeds
+    assert bvar == pytest.approx(0.01 - 0.0004, abs=1e-12)
+    spread = spread_of_grid(grid)
+    assert spread.std == pytest.approx((bvar + svar) ** 0.5)
+    assert spread.covers_backbones and spread.describe() == "3 backbones × 2 seeds"
+
+
+def test_one_backbone_grid_is_a_seed_spread():
+    from microau.noise import spread_of_grid, spread_of_values
+
+    values = [0.5, 0.52, 0.47, 0.55]
+    grid = {(0, s): v for s, v in zip(range(1, 5), values)}
+    spread = spread_of_grid(grid)
+    assert not spread.covers_backbones
+    assert spread.std == pytest.approx(spread_of_values(values).std)
+    assert spread.describe() == "4 seeds"
+
+
+def test_backbone_variance_widens_the_band_and_changes_a_verdict():
+    """A difference outside the seed-only band falls within noise once backbone draws count."""
+    from microau.noise import spread_of_grid, verdict
+
+    seeds_only = spread_of_grid({(0, s): 0.60 + 0.004 * k for k, s in enumerate((1, 2, 3))})
+    with_backbones = spread_of_grid({(b, s): 0.60 + 0.05 * b + 0.004 * k
+                                     for b in (0, 1, 2) for k, s in enumerate((1, 2, 3))})
+    assert with_backbones.std > 5 * seeds_only.std
+    assert verdict(0.05, (0.02, 0.08), seeds_only).status == "a > b"
+    v = verdict(0.05, (0.02, 0.08), with_backbones)
+    assert v.status == "within noise" and v.over == "3 backbones × 3 seeds"
