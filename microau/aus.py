@@ -65,6 +65,27 @@ EMOTION_AUS: dict[str, tuple[int, ...]] = {
 }
 
 
+PROMPT_MODES = ("paper", "permuted")
+
+
+def prompt_source(aus: tuple[int, ...], mode: str = "paper") -> dict[int, int]:
+    """AU -> the AU whose prompts it is given. 'paper': its own. 'permuted' (the negative control
+    of the text side, issue 22): AU ``aus[k]`` gets the prompts of ``aus[k + 1]`` (cyclically), so
+    no AU's sentence names the motion it stands for, while the set of sentences is unchanged."""
+    if mode not in PROMPT_MODES:
+        raise ValueError(f"prompts must be one of {PROMPT_MODES}, got {mode!r}")
+    aus = tuple(aus)
+    if mode == "paper" or len(aus) < 2:
+        return {a: a for a in aus}
+    return {a: aus[(k + 1) % len(aus)] for k, a in enumerate(aus)}
+
+
+def au_prompt(au: int, positive: bool, source: dict[int, int] | None = None) -> str:
+    """The positive or negative prompt used for ``au`` (through ``source``, see :func:`prompt_source`)."""
+    a = source.get(au, au) if source else au
+    return AU_PROMPTS[a][0 if positive else 1]
+
+
 def emotion3(emotion: str | None) -> str | None:
     """Map a coding-sheet emotion (any case) to positive/negative/surprise, or None."""
     if emotion is None:

@@ -22,6 +22,14 @@ CONTRASTIVE_MODES = ("miau", "local", "global", "none")
 MIAUCL_TARGETS = ("normalized", "literal", "sigmoid")
 DEFAULT_MIAUCL_TARGETS = "literal"
 PRECISIONS = ("fp32", "bf16")  # see microau.train.precision
+# Eq. 12's MultiTaskLoss: 'none' is the paper's plain sum of per-AU cross-entropies; 'balanced'
+# (our reading, for imbalance) weighs each AU's two classes by n / (2 n_class) of the fold's
+# training clips, as the region baseline's class_weight='balanced' does (microau.losses).
+CLASS_WEIGHTS = ("none", "balanced")
+PROMPTS = ("paper", "permuted")  # microau.aus.prompt_source
+# Config.pretrained value meaning "the phantom-pretrained backbone of this clip_model, draw
+# backbone_seed" (resolved to its cached checkpoint by microau.pretrain.checkpoint)
+PHANTOM_TAG = "phantom-pretrained"
 
 # The paper's final trade-off weights per dataset (Sec. IV-C: alpha chosen in Table IV,
 # then beta in Table V; the full model's numbers in Tables II/VII/VIII equal those rows).
@@ -34,6 +42,9 @@ KEY_NEUTRAL: dict[str, Any] = {
     # runs stored before the field existed computed Eq. 9-11 with row-normalised targets
     "miaucl_targets": "normalized",
     "precision": "fp32",
+    "class_weights": "none",
+    "prompts": "paper",
+    "backbone_seed": 0,
 }
 
 
@@ -42,6 +53,8 @@ class Config:
     # --- backbone (Sec. III-A) ---
     clip_model: str = "ViT-B-32"
     pretrained: str | None = "openai"  # 'openai', a local checkpoint path, or None (random init)
+    # which draw of the phantom-pretrained backbone (its pretraining seed); only with that tag
+    backbone_seed: int = 0
     visual_trainable_blocks: int = 3  # last K visual blocks trained (paper: 3)
     text_trainable_blocks: int = 3  # last K text blocks trained; 0 = fixed text encoder (Table III)
     # --- method ---
@@ -53,6 +66,8 @@ class Config:
     miaucl_targets: str = DEFAULT_MIAUCL_TARGETS
     alpha: float | None = None  # Eq. 12 weight of MiAUCL; None = the paper's value for the dataset
     beta: float | None = None  # Eq. 12 weight of GDLoss; None = the paper's value for the dataset
+    class_weights: str = "none"  # Eq. 12's CE: 'none' (paper) | 'balanced' (our reading)
+    prompts: str = "paper"  # 'paper' | 'permuted' (negative control: prompts moved to other AUs)
     pta_hidden: int = 128
     head_hidden: int = 256
     # --- training (Sec. IV-A) ---
@@ -82,12 +97,16 @@ class Config:
             ("contrastive", self.contrastive, CONTRASTIVE_MODES),
             ("miaucl_targets", self.miaucl_targets, MIAUCL_TARGETS),
             ("precision", self.precision, PRECISIONS),
+            ("class_weights", self.class_weights, CLASS_WEIGHTS),
+            ("prompts", self.prompts, PROMPTS),
         ):
             if value not in allowed:
                 raise ValueError(f"config.{name}={value!r}; choose one of {allowed}")
         if self.contrastive != "miau":
             # the field does not enter the computation here; one stored value keeps one run key
             self.miaucl_targets = KEY_NEUTRAL["miaucl_targets"]
+        if self.pretrained != PHANTOM_TAG:
+            self.backbone_seed = KEY_NEUTRAL["backbone_seed"]  # only our pretraining has draws
         if self.visual_trainable_blocks < 0 or self.text_trainable_blocks < 0:
             raise ValueError("trainable block counts must be >= 0")
 

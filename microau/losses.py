@@ -15,13 +15,34 @@ from .aus import AU_PROMPTS
 from .config import Config
 
 
-def multitask_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def multitask_ce(logits: torch.Tensor, labels: torch.Tensor,
+                 class_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Multi-task loss of Eq. 12: the sum over AUs of the batch-mean 2-way cross-entropy.
 
-    logits [B, N, 2], labels [B, N] in {0, 1}.
+    logits [B, N, 2], labels [B, N] in {0, 1}. ``class_weights`` [N, 2] (our reading for class
+    imbalance, ``Config.class_weights='balanced'``): each clip's term for AU n is multiplied by the
+    weight of its label, and the batch mean is taken as it stands (not divided by the summed
+    weights, as ``F.cross_entropy(weight=...)`` would), so balanced weights keep the loss's scale
+    on average. None: the paper's plain sum.
     """
-    per_au = F.cross_entropy(logits.permute(0, 2, 1), labels.long(), reduction="none").mean(0)
-    return per_au.sum()
+    nll = F.cross_entropy(logits.permute(0, 2, 1), labels.long(), reduction="none")  # [B, N]
+    if class_weights is not None:
+        n_index = torch.arange(labels.shape[1], device=labels.device)
+        nll = nll * class_weights.to(nll.dtype)[n_index, labels.long()]
+    return nll.mean(0).sum()
+
+
+def balanced_class_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Per-AU class weights [N, 2] from training labels [M, N]: M / (2 * count of the class), the
+    rule of scikit-learn's ``class_weight='balanced'`` (used by the region baseline). An AU whose
+    training clips hold a single class gets weight 1 for both (nothing to balance)."""
+    y = labels.to(torch.float64)
+    m = y.shape[0]
+    pos = y.sum(0)
+    counts = torch.stack([m - pos, pos], -1)  # [N, 2]: negatives, positives
+    weights = m / (2.0 * counts.clamp(min=1.0))
+    single = (counts == 0).any(-1, keepdim=True)
+    return torch.where(single, torch.ones_like(weights), weights).to(torch.float32)
 
 
 def soft_target_contrastive(logits: torch.Tensor, targets: torch.Tensor, normalize: bool = True) -> torch.Tensor:
@@ -164,14 +185,16 @@ def total_loss(
     labels: torch.Tensor,
     text_features: torch.Tensor | None,
     logit_scale: torch.Tensor,
+    class_weights: torch.Tensor | None = None,
 ) -> LossParts:
     """Eq. 12: MultiTask + alpha * L_MiAUC + beta * L_GD.
 
     ``text_features`` is [B, N, D] (each sample's prompt per AU) for 'miau'/'local', [B, D] (one
-    sentence per sample) for 'global', None for 'none'.
+    sentence per sample) for 'global', None for 'none'. ``class_weights`` [N, 2] enter the
+    multi-task term when ``cfg.class_weights`` is not 'none' (:func:`balanced_class_weights`).
     """
     alpha, beta = cfg.loss_weights
-    mt = multitask_ce(output.logits, labels)
+    mt = multitask_ce(output.logits, labels, class_weights if cfg.class_weights != "none" else None)
     zero = mt.new_zeros(())
     if cfg.contrastive == "none" or alpha == 0.0:
         cl = zero

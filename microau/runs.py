@@ -84,8 +84,11 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     configs = list(todo.values())
     from .pretrain.checkpoint import PHANTOM_TAG, ensure_backbone
 
-    for clip_model in sorted({c.clip_model for c in configs if c.pretrained == PHANTOM_TAG}):
-        ensure_backbone(clip_model, progress=progress)  # once, here, before any worker starts
+    from .pretrain.checkpoint import settings_for_draw
+
+    for clip_model, draw in sorted({(c.clip_model, c.backbone_seed) for c in configs if c.pretrained == PHANTOM_TAG}):
+        # once, here, before any worker starts
+        ensure_backbone(clip_model, progress=progress, settings=settings_for_draw(draw))
     if executor == "ray":
         from .train.ray_executor import train_runs_ray
 

@@ -292,3 +292,41 @@ def test_shapes_and_backward(tiny_clip_factory, dataset, n_aus, variant):
     parts.total.backward()
     assert torch.isfinite(parts.total)
     assert all(p.grad is not None for p in model.heads.parameters())
+
+
+def test_balanced_class_weights_follow_scikit_learn():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from microau.losses import balanced_class_weights
+
+    labels = torch.tensor([[1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0], [1, 0, 0]])
+    w = balanced_class_weights(labels)
+    for n in range(2):
+        expected = compute_class_weight("balanced", classes=np.array([0, 1]), y=labels[:, n].numpy())
+        np.testing.assert_allclose(w[n].numpy(), expected, rtol=1e-6)
+    assert w[2].tolist() == [1.0, 1.0]  # one class only: nothing to balance
+
+
+def test_weighted_multitask_ce_by_hand():
+    from microau.losses import multitask_ce
+
+    logits = torch.tensor([[[0.0, 1.0], [2.0, 0.0]], [[1.0, 0.0], [0.0, 0.0]]])  # [B=2, N=2, 2]
+    labels = torch.tensor([[1, 0], [1, 1]])
+    w = torch.tensor([[0.5, 2.0], [1.0, 3.0]])
+    nll = -torch.log_softmax(logits, -1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    by_hand = ((nll[0, 0] * 2.0 + nll[1, 0] * 2.0) / 2) + ((nll[0, 1] * 1.0 + nll[1, 1] * 3.0) / 2)
+    assert float(multitask_ce(logits, labels, w)) == pytest.approx(float(by_hand), rel=1e-6)
+    assert float(multitask_ce(logits, labels)) == pytest.approx(float(nll.mean(0).sum()), rel=1e-6)
+
+
+def test_permuted_prompts_name_another_au_and_keep_the_set():
+    from microau.aus import AU_PROMPTS
+    from microau.config import make_config
+    from microau.model.micro_au_clip import MicroAUCLIP
+
+    paper = MicroAUCLIP(make_config("smoke", "full", dataset="phantom-samm"))
+    permuted = MicroAUCLIP(make_config("smoke", "full", dataset="phantom-samm", prompts="permuted"))
+    assert paper.prompts()[:2] == [AU_PROMPTS[2][1], AU_PROMPTS[2][0]]
+    assert sorted(paper.prompts()) == sorted(permuted.prompts())
+    for n, au in enumerate(permuted.aus):
+        assert permuted.prompts()[2 * n + 1] != AU_PROMPTS[au][0]

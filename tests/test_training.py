@@ -233,3 +233,22 @@ def test_pool_reports_which_run_failed(tmp_path, data):
     with pytest.raises(RuntimeError, match="full on casme2") as err:
         train_runs([bad], tmp_path / "runs", jobs=1, progress=False)
     assert "no_such_copy" in str(err.value)  # the worker's own error is passed on
+
+
+@pytest.mark.parametrize("overrides", [dict(class_weights="balanced"), dict(prompts="permuted"),
+                                       dict(class_weights="balanced", momentum=0.9)])
+def test_fast_trainer_equals_reference_in_float64_for_the_testbed_options(overrides):
+    """Class-balanced CE and permuted prompts (issue 22) are the same computation on both paths."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        d = TrainData.synthetic(n_subjects=3, clips_per_subject=7, seed=3)
+        d.images, d.landmarks = d.images.double(), d.landmarks.double()
+        cfg = make_config("smoke", "full", dataset="phantom-casme2", epochs=2, batch_size=4, **overrides)
+        ref = [train_fold_reference(cfg, d, f) for f in range(3)]
+        fast = train_folds_fast(cfg, d, [0, 1, 2])
+    finally:
+        torch.set_default_dtype(previous)
+    for a, b in zip(ref, fast):
+        np.testing.assert_allclose(a.probs, b.probs, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a.epoch_loss, b.epoch_loss, rtol=1e-12)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..aus import AU_PROMPTS, DATASET_AUS, check_aus
+from ..aus import DATASET_AUS, au_prompt, check_aus, prompt_source
 from ..config import Config
 from .backbone import TextTower, VisualTower, freeze_for_finetuning, load_clip
 from .gsd import AUHeads, GlobalDependencyAttention, PooledGlobalFeature
@@ -67,6 +67,9 @@ class MicroAUCLIP(nn.Module):
 
         index, valid = au_landmark_table(self.aus) if cfg.uses_landmarks else (
             torch.zeros(n, 1, dtype=torch.long), torch.ones(n, 1, dtype=torch.bool))
+        # Eq. 12's per-AU class weights [N, 2] (cfg.class_weights; ones = the paper's plain CE), set
+        # per fold from its training clips by the trainers (microau.losses.balanced_class_weights)
+        self.register_buffer("class_weights", torch.ones(n, 2), persistent=False)
         self.register_buffer("au_landmarks", index, persistent=False)
         self.register_buffer("au_valid", valid, persistent=False)
         if self.text is not None:
@@ -124,8 +127,10 @@ class MicroAUCLIP(nn.Module):
 
     # ----- text path -------------------------------------------------------------------
     def prompts(self) -> list[str]:
-        """[neg AU_1, pos AU_1, neg AU_2, ...]: index 2n + label gives AU n's prompt."""
-        return [AU_PROMPTS[a][1 - label] for a in self.aus for label in (0, 1)]
+        """[neg AU_1, pos AU_1, neg AU_2, ...]: index 2n + label gives AU n's prompt (``cfg.prompts``
+        'permuted' gives each AU another AU's pair, the text side's negative control)."""
+        source = prompt_source(self.aus, self.cfg.prompts)
+        return [au_prompt(a, bool(label), source) for a in self.aus for label in (0, 1)]
 
     def prompt_features(self, prefix_cache: torch.Tensor | None = None) -> torch.Tensor:
         """Features of every AU's negative and positive prompt, [N, 2, E].
@@ -146,7 +151,8 @@ class MicroAUCLIP(nn.Module):
     def sample_text_features_reference(self, labels: torch.Tensor) -> torch.Tensor:
         """Plain path: each sample's N prompts tokenised and encoded on the full context."""
         self._need_text()
-        texts = [AU_PROMPTS[a][1 - int(y)] for row in labels.tolist() for a, y in zip(self.aus, row)]
+        source = prompt_source(self.aus, self.cfg.prompts)
+        texts = [au_prompt(a, bool(y), source) for row in labels.tolist() for a, y in zip(self.aus, row)]
         tokens = self.tokenizer(texts).to(labels.device)
         return self.text(tokens, truncate=False).view(labels.shape[0], len(self.aus), -1)
 

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import torch
 
+from ..config import PHANTOM_TAG  # noqa: F401  (the value of Config.pretrained naming our backbone)
 from .contrastive import PretrainSettings, pretrain_clip
 from .corpus import CORPUS_VERSION
 
 log = logging.getLogger(__name__)
 
-# The value of Config.pretrained that means "the phantom-pretrained backbone of this clip_model".
-PHANTOM_TAG = "phantom-pretrained"
 PHANTOM_LABEL = "phantom, phantom-pretrained backbone"
 FORMAT_VERSION = 1
 
@@ -113,11 +112,21 @@ def ensure_backbone(clip_model: str, progress: bool = True, settings: PretrainSe
     return path
 
 
-def resolve_pretrained(clip_model: str, pretrained: str | None, progress: bool = True) -> str | None:
+def settings_for_draw(backbone_seed: int = 0) -> PretrainSettings:
+    """The pretraining settings of backbone draw ``backbone_seed`` (the default settings with that
+    seed for initialisation and batch order; the corpus is the same for every draw)."""
+    import dataclasses
+
+    return dataclasses.replace(PretrainSettings(), seed=int(backbone_seed))
+
+
+def resolve_pretrained(clip_model: str, pretrained: str | None, progress: bool = True,
+                       backbone_seed: int = 0) -> str | None:
     """``Config.pretrained`` as ``load_clip`` takes it: the tag ``PHANTOM_TAG`` becomes the cached
-    checkpoint's path (pretrained first if missing); any other value is returned unchanged."""
+    checkpoint's path of draw ``backbone_seed`` (pretrained first if missing); any other value is
+    returned unchanged."""
     if pretrained == PHANTOM_TAG:
-        return str(ensure_backbone(clip_model, progress=progress))
+        return str(ensure_backbone(clip_model, progress=progress, settings=settings_for_draw(backbone_seed)))
     return pretrained
 
 
@@ -147,9 +156,10 @@ def backbone_label(cfg) -> str:
     return f"{source}, {cfg.pretrained} backbone"
 
 
-def pretrained_key(clip_model: str, pretrained: str | None) -> str | None:
+def pretrained_key(clip_model: str, pretrained: str | None, backbone_seed: int = 0) -> str | None:
     """What a run key should hold for ``Config.pretrained``: the tag plus the checkpoint's settings
-    key (so that changing the pretraining settings renames the runs built on it), else the value."""
+    key of the draw (so that changing the pretraining settings renames the runs built on it), else
+    the value."""
     if pretrained == PHANTOM_TAG:
-        return f"{PHANTOM_TAG}:{checkpoint_key(clip_model, PretrainSettings())}"
+        return f"{PHANTOM_TAG}:{checkpoint_key(clip_model, settings_for_draw(backbone_seed))}"
     return pretrained

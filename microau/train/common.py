@@ -20,7 +20,8 @@ def build_model(cfg: Config, aus: tuple[int, ...]) -> MicroAUCLIP:
     from ..pretrain.checkpoint import resolve_pretrained
 
     torch.manual_seed(cfg.seed)
-    clip = load_clip(cfg.clip_model, resolve_pretrained(cfg.clip_model, cfg.pretrained, progress=False))
+    clip = load_clip(cfg.clip_model, resolve_pretrained(cfg.clip_model, cfg.pretrained, progress=False,
+                                                        backbone_seed=cfg.backbone_seed))
     return MicroAUCLIP(cfg, aus=aus, clip=clip)
 
 

@@ -26,7 +26,7 @@ from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ..config import Config
-from ..losses import total_loss
+from ..losses import balanced_class_weights, total_loss
 from ..model.micro_au_clip import MicroAUCLIP, gather_prompt_features
 from .common import FoldResult, build_model, epoch_batches, lr_factor, outputs_to_fold_result, sentences_for
 from .data import TrainData
@@ -72,7 +72,8 @@ class _StepRunner(nn.Module):
 
     def forward(self, prefix, landmarks, labels, rows):
         out = self.model.forward_from_prefix(prefix, landmarks)
-        return total_loss(self.cfg, out, labels, self.text_features(labels, rows), self.scale).total
+        return total_loss(self.cfg, out, labels, self.text_features(labels, rows), self.scale,
+                          self.model.class_weights).total
 
 
 class _EvalRunner(nn.Module):
@@ -139,13 +140,18 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
                for n in names}
     base_lr = {n: lr_of[id(base[n])] for n in names}
     momentum_buf = {n: torch.zeros_like(v) for n, v in stacked.items()} if cfg.momentum else None
+    # per-model tensors that are not trained but differ between models: the class weights of each
+    # model's training clips (Eq. 12 under cfg.class_weights='balanced'; ones otherwise)
+    device = prefix_all.device
+    per_model = {"model.class_weights": torch.stack([
+        balanced_class_weights(data.labels[torch.as_tensor(r)].cpu()) if cfg.class_weights == "balanced"
+        else torch.ones(len(data.aus), 2) for r in train_rows]).to(device)}
 
     def fold_loss(params, prefix, landmarks, labels, rows):
         return functional_call(runner, params, (prefix, landmarks, labels, rows))
 
     # the math attention kernel has vmap batching rules; the fused CPU kernel would be looped over
     batched_loss = sdpa_kernel([SDPBackend.MATH])(vmap(fold_loss))
-    device = prefix_all.device
     train_idx = [torch.as_tensor(r, device=device) for r in train_rows]
     epoch_loss = [[] for _ in range(K)]
     for epoch in range(cfg.epochs):
@@ -165,6 +171,8 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
                                     for k in members])
                 # all models in one group (the usual case): no gather copy of the parameters
                 params = stacked if len(members) == K else {n: v[sel] for n, v in stacked.items()}
+                params = {**params, **({n: v for n, v in per_model.items()} if len(members) == K
+                                       else {n: v[sel] for n, v in per_model.items()})}
                 with autocast(cfg):
                     losses = batched_loss(params, prefix_all[rows], data.landmarks[rows], data.labels[rows], rows)
                 if losses.dtype in (torch.bfloat16, torch.float16):  # sum the folds' losses in float32

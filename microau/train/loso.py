@@ -64,7 +64,7 @@ def config_key(cfg: Config) -> str:
     if values.get("pretrained"):  # a tag of our own pretraining names its settings too
         from ..pretrain.checkpoint import pretrained_key
 
-        values["pretrained"] = pretrained_key(cfg.clip_model, cfg.pretrained)
+        values["pretrained"] = pretrained_key(cfg.clip_model, cfg.pretrained, cfg.backbone_seed)
     return hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 

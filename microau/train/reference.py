@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..config import Config
-from ..losses import total_loss
+from ..losses import balanced_class_weights, total_loss
 from .common import FoldResult, build_model, epoch_batches, lr_factor, outputs_to_fold_result, sentences_for
 from .data import TrainData
 from .precision import autocast, configure_device
@@ -34,6 +34,8 @@ def train_fold_reference(cfg: Config, data: TrainData, fold: int,
     test_idx = data.subject_index(subject, test=True)
     configure_device(cfg)
     model = build_model(cfg, data.aus).to(cfg.device)
+    if cfg.class_weights == "balanced":
+        model.class_weights.copy_(balanced_class_weights(data.labels[torch.as_tensor(train_idx)].cpu()))
     groups = model.param_groups()
     base_lr = [g["lr"] for g in groups]
     opt = torch.optim.SGD(groups, lr=cfg.lr_other, momentum=cfg.momentum)
@@ -48,7 +50,8 @@ def train_fold_reference(cfg: Config, data: TrainData, fold: int,
             labels = data.labels[idx]
             with autocast(cfg):
                 out = model(data.images[idx], data.landmarks[idx])
-                parts = total_loss(cfg, out, labels, _text_features(model, cfg, labels), scale)
+                parts = total_loss(cfg, out, labels, _text_features(model, cfg, labels), scale,
+                                   model.class_weights)
             opt.zero_grad()
             parts.total.backward()
             opt.step()
