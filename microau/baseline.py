@@ -6,7 +6,8 @@ Features (our choice; the paper has no such baseline): for every landmark, the m
 magnitude) of the decoded flow in a disc of ``radius`` px around it, 68 x 3 = 204 numbers per
 clip, read from the prepared flow images and landmarks (``microau.train.data.load_train_data``).
 Per AU and fold: standardisation fitted on the training subjects, then L2 logistic regression
-(lbfgs, ``C``, class weights balanced so that rare AUs are predicted at all). A fold whose
+(lbfgs, ``C``; class weights balanced by default so that rare AUs are predicted at all,
+``balanced=False`` for the plain fit that matches the paper's unweighted cross-entropy). A fold whose
 training subjects hold a single class for an AU predicts that class. Deterministic: lbfgs has no
 random state, and nothing else draws.
 """
@@ -65,8 +66,11 @@ def features_from_tensors(images, landmarks, radius: float = 12.0) -> np.ndarray
     return np.stack([landmark_flow_features(u8[i], lm[i], radius) for i in range(len(u8))])
 
 
-def fit_predict_au(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, c: float = 1.0) -> np.ndarray:
-    """0/1 predictions of one AU for the test clips (logistic regression fitted on the training clips)."""
+def fit_predict_au(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, c: float = 1.0,
+                   balanced: bool = True) -> np.ndarray:
+    """0/1 predictions of one AU for the test clips (logistic regression fitted on the training clips;
+    ``balanced``: classes weighted n / (2 n_class), as ``Config.class_weights='balanced'`` weighs the
+    model's cross-entropy)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -74,7 +78,7 @@ def fit_predict_au(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
     if len(classes) == 1:
         return np.full(len(x_test), int(classes[0]))
     scaler = StandardScaler().fit(x_train)
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+    model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=5000)
     model.fit(scaler.transform(x_train), y_train)
     return model.predict(scaler.transform(x_test)).astype(int)
 
@@ -96,17 +100,18 @@ class BaselineResult:
         return float(self.metrics.set_index("au").loc["mean", "acc"])
 
 
-def run_baseline_loso(data, radius: float = 12.0, c: float = 1.0) -> BaselineResult:
-    """LOSO evaluation of the baseline on a ``microau.train.data.TrainData``."""
+def run_baseline_loso(data, radius: float = 12.0, c: float = 1.0, balanced: bool = True) -> BaselineResult:
+    """LOSO evaluation of the baseline on a ``microau.train.data.TrainData``. ``radius`` is in
+    pixels of a 224-pixel flow image and scales with the data's image size."""
     t0 = time.perf_counter()
-    feats = features_from_tensors(data.images, data.landmarks, radius)
+    feats = features_from_tensors(data.images, data.landmarks, radius * data.images.shape[-1] / 224.0)
     labels = data.labels.cpu().numpy()
     subjects = np.asarray(data.subjects)
     preds = np.zeros_like(labels)
     for subject in data.fold_subjects:
         test = subjects == subject
         for n in range(labels.shape[1]):
-            preds[test, n] = fit_predict_au(feats[~test], labels[~test, n], feats[test], c)
+            preds[test, n] = fit_predict_au(feats[~test], labels[~test, n], feats[test], c, balanced)
     metrics = au_metrics(labels, preds, [au_name(a) for a in data.aus])
     return BaselineResult(data.dataset, data.source, metrics, preds, time.perf_counter() - t0)
 

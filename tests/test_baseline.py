@@ -74,9 +74,9 @@ def test_each_clip_is_predicted_by_the_fold_that_held_it_out(smoke_data, monkeyp
     seen = []
     real = bl.fit_predict_au
 
-    def spy(x_train, y_train, x_test, c=1.0):
+    def spy(x_train, y_train, x_test, c=1.0, balanced=True):
         seen.append((len(x_train), len(x_test)))
-        return real(x_train, y_train, x_test, c)
+        return real(x_train, y_train, x_test, c, balanced)
 
     monkeypatch.setattr(bl, "fit_predict_au", spy)
     bl.run_baseline_loso(smoke_data)
@@ -84,3 +84,13 @@ def test_each_clip_is_predicted_by_the_fold_that_held_it_out(smoke_data, monkeyp
     expected = [((subjects != s).sum(), (subjects == s).sum()) for s in smoke_data.fold_subjects
                 for _ in smoke_data.aus]
     assert seen == expected
+
+
+def test_plain_fit_predicts_a_rare_class_less_often_than_the_balanced_one():
+    """class_weight='balanced' against the plain fit (the paper's unweighted CE, issue 22)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = (x[:, 0] + 0.8 * rng.normal(size=200) > 1.6).astype(int)  # about 8% positive
+    plain = bl.fit_predict_au(x, y, x, balanced=False)
+    balanced = bl.fit_predict_au(x, y, x, balanced=True)
+    assert balanced.sum() > plain.sum()
