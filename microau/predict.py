@@ -145,7 +145,7 @@ class Prediction:
     token_weights: np.ndarray | None  # [N, L] PTA weights W^n_j over the AU's landmarks (Eq. 2)
     dependency: np.ndarray | None  # [N] GDA dependency weights W_d (Eq. 5)
     prepared: object  # microau.prep.pipeline.PreparedClip
-    image_size: int
+    image_size: int  # side of the prepared flow image, the frame of prepared.landmarks (Eq. 1 uses fractions)
     grid: tuple[int, int]
     inputs: dict = field(default_factory=dict)
     checkpoint: dict = field(default_factory=dict)
@@ -252,8 +252,10 @@ def predict_frames(loaded: LoadedModel, onset: np.ndarray, apex: np.ndarray, inp
     prepared = prepare_frames(onset, apex, loaded.prep, strict=True, labels=labels)
     model = loaded.model
     device = next(model.parameters()).device
-    images = flow_images_to_tensor(prepared.flow_image[None]).to(device)  # as load_train_data
-    landmarks = torch.as_tensor(prepared.landmarks[None], dtype=torch.float32, device=device)
+    size = model.image_size  # as load_train_data: resized to the model's input, landmarks scaled with it
+    images = flow_images_to_tensor(prepared.flow_image[None], size).to(device)
+    landmarks = torch.as_tensor(prepared.landmarks[None], dtype=torch.float32, device=device) * (
+        size / prepared.flow_image.shape[0])
     with torch.no_grad():
         out = model(images, landmarks)
         emotion = scores = None
@@ -271,7 +273,7 @@ def predict_frames(loaded: LoadedModel, onset: np.ndarray, apex: np.ndarray, inp
         emotion=emotion, emotion_scores=scores, emotion_note=note,
         token_weights=None if out.token_weights is None else out.token_weights[0].cpu().numpy(),
         dependency=None if out.dependency is None else out.dependency[0].cpu().numpy(),
-        prepared=prepared, image_size=int(model.image_size), grid=tuple(model.visual.grid),
+        prepared=prepared, image_size=int(prepared.flow_image.shape[0]), grid=tuple(model.visual.grid),
         inputs=dict(inputs or {}), checkpoint=dict(loaded.info), prep_settings=loaded.prep.to_json(),
     )
 

@@ -127,5 +127,9 @@ def prep_settings_for(cfg) -> "PrepSettings":
 
 
 def data_key(cfg) -> tuple:
-    """The settings that decide a run's prepared data: runs with equal keys share their data."""
-    return (cfg.dataset, cfg.data_root, cfg.n_subjects, cfg.magnify, cfg.magnify_checkpoint)
+    """The settings that decide a run's prepared data (the model's input side included, since the
+    flow images are resized to it): runs with equal keys share their data."""
+    from ..model.configs import model_image_size
+
+    return (cfg.dataset, cfg.data_root, cfg.n_subjects, cfg.magnify, cfg.magnify_checkpoint,
+            model_image_size(cfg.clip_model))

@@ -28,3 +28,16 @@ class quiet_root_logger:
 
     def __exit__(self, *exc):
         logging.getLogger().setLevel(self.level)
+
+
+def model_image_size(clip_model: str) -> int:
+    """The input side in pixels of ``clip_model``'s visual tower (224 for ViT-B/32), read from its
+    open_clip config; the data are resized to it when loaded (``microau.train.data``)."""
+    import open_clip
+
+    register_configs()
+    mc = open_clip.get_model_config(clip_model)
+    if mc is None:
+        raise ValueError(f"no open_clip config named {clip_model!r}")
+    size = mc["vision_cfg"]["image_size"]
+    return int(size[0] if isinstance(size, (list, tuple)) else size)

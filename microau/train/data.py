@@ -23,8 +23,8 @@ class TrainData:
     ids: list[str]
     subjects: list[str]
     emotion3: list[str | None]
-    images: torch.Tensor  # [M, 3, S, S] CLIP-normalised flow images
-    landmarks: torch.Tensor  # [M, 68, 2] (x, y) in flow-image pixels
+    images: torch.Tensor  # [M, 3, S, S] CLIP-normalised flow images at the model's input side S
+    landmarks: torch.Tensor  # [M, 68, 2] (x, y) in pixels of those images
     labels: torch.Tensor  # [M, N] 0/1
     fallbacks: dict[str, str] = field(default_factory=dict)
     emotion: list[str] = field(default_factory=list)
@@ -96,6 +96,7 @@ def load_train_data(cfg: Config, workers: int = 2, progress: bool = True) -> Tra
     """
     from ..data.registry import prep_settings_for, samples_for
     from ..model.backbone import flow_images_to_tensor
+    from ..model.configs import model_image_size
     from ..prep.pipeline import prepare_samples
     from .datakey import samples_digest
 
@@ -104,6 +105,9 @@ def load_train_data(cfg: Config, workers: int = 2, progress: bool = True) -> Tra
     aus = DATASET_AUS[cfg.base_dataset]
     digest = samples_digest(cfg.dataset, samples, aus, settings)
     prepared = prepare_samples(samples, settings, workers=workers, progress=progress)
+    # the model's input side: flow images are resized to it (bilinear) and landmarks scaled with
+    # them, so that Eq. 1 maps the same face points to the same tokens
+    size = model_image_size(cfg.clip_model)
     if prepared.fallbacks:
         log.warning("%d clip(s) prepared with a fallback: %s", len(prepared.fallbacks),
                     ", ".join(f"{k} ({v})" for k, v in sorted(prepared.fallbacks.items())))
@@ -114,8 +118,8 @@ def load_train_data(cfg: Config, workers: int = 2, progress: bool = True) -> Tra
         subjects=[s.subject for s in prepared.samples],
         emotion3=[s.emotion3 for s in prepared.samples],
         emotion=[s.emotion for s in prepared.samples],
-        images=flow_images_to_tensor(prepared.flow_images),
-        landmarks=torch.as_tensor(prepared.landmarks, dtype=torch.float32),
+        images=flow_images_to_tensor(prepared.flow_images, size),
+        landmarks=torch.as_tensor(prepared.landmarks, dtype=torch.float32) * (size / settings.size),
         labels=torch.tensor([s.labels(aus) for s in prepared.samples], dtype=torch.long),
         fallbacks=dict(prepared.fallbacks),
         digest=digest,
