@@ -33,10 +33,10 @@ def group_configs(configs: list[Config]) -> list[list[Config]]:
     return list(groups.values())
 
 
-def order_members(members: list[tuple[int, Member]]) -> list[tuple[int, Member]]:
+def order_members(members: list[tuple[object, Member]]) -> list[tuple[object, Member]]:
     """Members of one backbone next to each other (a chunk then needs fewer prefix caches),
-    then by seed and fold."""
-    return sorted(members, key=lambda im: (str(im[1].cfg.pretrained), im[1].cfg.seed, im[1].fold, im[0]))
+    then by seed and fold (a stable sort: ties keep their order)."""
+    return sorted(members, key=lambda tm: (str(tm[1].cfg.pretrained), tm[1].cfg.seed, tm[1].fold))
 
 
 def chunk_members(members: list, size: int) -> list[list]:
@@ -52,6 +52,17 @@ def chunk_members(members: list, size: int) -> list[list]:
         out.append(members[start:end])
         start = end
     return out
+
+
+def plan_stacks(members: list[tuple[object, Member]], data: TrainData, budget: float | None = None
+                ) -> list[list[tuple[object, Member]]]:
+    """(tag, member) pairs of one group cut into the stacks they train in: ordered by
+    :func:`order_members`, at most as many per stack as fit in ``budget``. Every executor plans
+    with this, so a group's stacks, and so its bits, do not depend on where it runs."""
+    if not members:
+        return []
+    members = order_members(members)
+    return chunk_members(members, members_per_stack(members[0][1].cfg, data, budget))
 
 
 def train_run_group(configs: list[Config], runs_dir: Path | str | None = None, data: TrainData | None = None,
@@ -99,16 +110,13 @@ def _train_open_runs(configs, opened: dict, data: TrainData, progress: bool, bud
         folds[run_dir] = dict(stored)
         cfg = configs[idx[0]]
         members += [(run_dir, Member(cfg, f)) for f in range(len(subjects)) if f not in stored]
-    members = order_members(members)
-    size = members_per_stack(configs[0], data, budget) if members else 1
-    chunks = chunk_members(members, size)
+    chunks = plan_stacks(members, data, budget)
     cfg0 = configs[0]
     steps = sum(len(epoch_batches(len(m.train_rows(data)), cfg0.batch_size, m.cfg.seed, m.fold, 0))
                 for _, m in members) * cfg0.epochs
     bar = tqdm(total=steps, disable=not progress, desc=f"LOSO {cfg0.dataset} {cfg0.variant} x{len(opened)} runs",
                unit="step", dynamic_ncols=True, leave=False)
-    log.info("%d run(s), %d fold(s) to train as %d stack(s) of at most %d members", len(opened), len(members),
-             len(chunks), size)
+    log.info("%d run(s), %d fold(s) to train as %d stack(s)", len(opened), len(members), len(chunks))
     t = time.perf_counter()
     for chunk in chunks:
         out = train_members([m for _, m in chunk], data, on_step=lambda loss, n: bar.update(n))
