@@ -146,3 +146,18 @@ def test_a_group_of_runs_is_stored_as_each_run_alone(tmp_path, backbones):
     stamp = (grouped[0].run_dir / "DONE").read_text()
     again = train_run_group(cfgs, tmp_path / "group", data=d, progress=False)
     assert (grouped[0].run_dir / "DONE").read_text() == stamp and again[0].f1 == grouped[0].f1
+
+
+def test_ensure_runs_trains_runs_that_differ_by_seed_as_one_group(monkeypatch, tmp_path):
+    import microau.runs as runs
+
+    calls = []
+    monkeypatch.setattr(runs, "run_dir_for", lambda cfg, where: tmp_path / f"{cfg.variant}-{cfg.seed}")
+    monkeypatch.setattr(runs, "run_is_finished", lambda d: False)
+    monkeypatch.setattr(runs.registry, "root_for", lambda cfg, progress=True: None)
+    monkeypatch.setattr(runs, "load_train_data", lambda cfg, progress=True: "data")
+    monkeypatch.setattr(runs, "run_loso", lambda cfg, **k: calls.append(("alone", cfg.variant, cfg.seed)))
+    monkeypatch.setattr(runs, "train_run_group", lambda cfgs, where, **k: calls.append(("group", [c.seed for c in cfgs])))
+    cfgs = [make_config("smoke", "full").replace(seed=s) for s in (1, 2, 3)] + [make_config("smoke", "table8/no_cl")]
+    assert runs.ensure_runs(cfgs, tmp_path, jobs=1, progress=False) == 4
+    assert calls == [("group", [1, 2, 3]), ("alone", "table8/no_cl", 1)]

@@ -67,6 +67,7 @@ def train_stacked(cfg: Config, data: TrainData, train_rows: list[np.ndarray], se
     members = [Member(cfg, int(s), rows=np.asarray(r)) for r, s in zip(train_rows, seeds)]
     stack = build_stack(members, data, prefix_cache=prefix_cache)
     epoch_loss = train_stack(stack, data, on_step=on_step)
+    stack.model.use_sparse_last_block(None)  # the model may be used on other clips (plain path)
     return stack.model, stack.trainable, stack.runner.text_source, stack.prefixes[0], epoch_loss
 
 
