@@ -121,8 +121,9 @@ def test_fast_path_model_equals_plain_model(tiny_clip_factory):
 @pytest.mark.parametrize("variant", ["full", "table6/meanpool", "table6/maxpool", "table2/gsd_only",
                                      "readings/gsd_only_cls_token"])
 def test_sparse_last_block_equals_the_full_suffix(tiny_clip_factory, variant):
-    """The last visual block computed only where LSI (or the class-token readings) reads it:
-    same outputs and same gradients as the full suffix, to float64 rounding."""
+    """The last visual block computed only where LSI (or the class-token readings) reads it, the
+    last text block only at the end-of-text tokens: same outputs and same gradients as the full
+    suffixes, to float64 rounding."""
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
@@ -136,7 +137,9 @@ def test_sparse_last_block_equals_the_full_suffix(tiny_clip_factory, variant):
             model.zero_grad()
             model.use_sparse_last_block(landmarks if sparse else None)
             out = model.forward_from_prefix(prefix, landmarks)
-            ((out.logits * weights).sum() + out.au_features.square().sum()).backward()
+            prompts = model.prompt_features()
+            ((out.logits * weights).sum() + out.au_features.square().sum() + prompts.sin().sum()).backward()
+            out.prompts = prompts
             return out, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
         full, full_grads = run(False)
@@ -144,7 +147,8 @@ def test_sparse_last_block_equals_the_full_suffix(tiny_clip_factory, variant):
     finally:
         torch.set_default_dtype(previous)
     assert model.keep_tokens == 1 if not cfg.uses_landmarks else 1 < model.keep_tokens < 50
-    for name in ("logits", "au_features", "token_weights", "dependency", "attention"):
+    assert model.text.sparse_last_block
+    for name in ("logits", "au_features", "token_weights", "dependency", "attention", "prompts"):
         a, b = getattr(full, name), getattr(sparse, name)
         assert (a is None) == (b is None)
         if a is not None:

@@ -168,6 +168,8 @@ class TextTower(nn.Module):
         self.register_buffer("attn_mask", clip.attn_mask, persistent=False)
         self.split = len(self.transformer.resblocks) - trainable_blocks
         self.flat_blocks = False  # fast path for the trainable blocks (see microau.model.blocks)
+        # fast path: the last block only at the end-of-text positions, the only ones pooled
+        self.sparse_last_block = False
         if getattr(clip, "text_pool_type", "argmax") != "argmax":
             raise ValueError("only CLIP text towers pooled at the end-of-text token are supported")
 
@@ -196,10 +198,17 @@ class TextTower(nn.Module):
         """Trainable blocks, ln_final, end-of-text pooling and projection -> [P, embed]."""
         n = x.shape[1]
         mask = self.attn_mask[:n, :n]
-        for block in list(self.transformer.resblocks)[self.split :]:
-            x = _run_block(block, x, mask, self.flat_blocks)
-        x = self.ln_final(x)
-        pooled = x[torch.arange(x.shape[0], device=x.device), tokens[:, :n].argmax(dim=-1)]
+        blocks = list(self.transformer.resblocks)[self.split :]
+        eot = tokens[:, :n].argmax(dim=-1)
+        if self.sparse_last_block and blocks and supports_flat_forward(blocks[-1]):
+            for block in blocks[:-1]:
+                x = _run_block(block, x, mask, self.flat_blocks)
+            pooled = self.ln_final(flat_block_forward_at(blocks[-1], x, eot.unsqueeze(1), mask)[:, 0])
+        else:
+            for block in blocks:
+                x = _run_block(block, x, mask, self.flat_blocks)
+            x = self.ln_final(x)
+            pooled = x[torch.arange(x.shape[0], device=x.device), eot]
         if isinstance(self.text_projection, nn.Linear):
             return self.text_projection(pooled)
         return pooled @ self.text_projection

@@ -95,8 +95,11 @@ class MicroAUCLIP(nn.Module):
         """Compute the last trainable visual block only where the model reads its output (fast
         path of ``forward_from_prefix``; ``None`` turns it off). LSI reads the patch tokens at
         the Table I landmarks (Eq. 1), the no-LSI readings the class token; nothing else of the
-        last block's output is used. ``landmarks`` [M, 68, 2] are every clip the model will see:
+        last block's output is used. The text tower's last block, likewise, runs only at each
+        prompt's end-of-text token (the one pooled). ``landmarks`` [M, 68, 2] are every clip the model will see:
         they fix how many positions a sample may need (one shape for every batch)."""
+        if self.text is not None:  # the text tower's last block likewise, at the end-of-text tokens
+            self.text.sparse_last_block = landmarks is not None
         if landmarks is None:
             self.keep_tokens = None
         elif not self.cfg.uses_landmarks:
