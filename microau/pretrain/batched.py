@@ -57,6 +57,21 @@ def batch_order(settings: PretrainSettings, n: int) -> list[np.ndarray]:
             for _ in range(settings.epochs) for i in range(0, n, settings.batch_size)]
 
 
+def image_patches(images: np.ndarray, patch: int) -> torch.Tensor:
+    """uint8 flow images [B, S, S, 3] -> CLIP-normalised patches [B, (S/p)^2, 3 p p], each in the
+    layout of the patch convolution's weight (channel, row, column): the values of
+    ``flow_images_to_tensor`` (the same operations, elementwise), cut into patches while still
+    uint8 (a quarter of the bytes to move)."""
+    from ..model.backbone import OPENAI_MEAN, OPENAI_STD
+
+    x = torch.as_tensor(np.asarray(images))
+    B, H, W, C = x.shape
+    x = x.view(B, H // patch, patch, W // patch, patch, C).permute(0, 1, 3, 5, 2, 4)
+    x = x.reshape(B, (H // patch) * (W // patch), C, patch * patch).float().div_(255.0)
+    x = (x - torch.tensor(OPENAI_MEAN).view(1, 1, C, 1)) / torch.tensor(OPENAI_STD).view(1, 1, C, 1)
+    return x.reshape(B, x.shape[1], C * patch * patch)
+
+
 class _Step(nn.Module):
     """forward(images, tokens, positives, used) -> one seed's contrastive loss.
 
@@ -75,14 +90,25 @@ class _Step(nn.Module):
         self.__dict__["towers"] = (visual, text)
         self.image_pool = image_pool
         v = clip.visual
-        if v.attn_pool is not None or getattr(v, "final_ln_after_pool", False):
-            raise ValueError("batched pretraining supports CLIP's plain token pooling only")
+        if v.attn_pool is not None or getattr(v, "final_ln_after_pool", False) or v.conv1.bias is not None \
+                or v.conv1.stride != v.conv1.kernel_size:
+            raise ValueError("batched pretraining supports open_clip's plain ViT (patch convolution, token pooling)")
 
-    def forward(self, images, tokens, positives, used):
+    def embeds(self, patches: torch.Tensor) -> torch.Tensor:
+        """open_clip's ``VisionTransformer._embeds`` from :func:`image_patches`: the patch
+        convolution (stride = kernel, no bias) as one product over the patches, the same sums
+        (under vmap one batched product, not a grouped convolution over the seeds' images)."""
+        v = self.clip.visual
+        w = v.conv1.weight  # [width, 3, p, p]
+        x = patches @ w.reshape(w.shape[0], -1).t()
+        x = torch.cat([v.class_embedding.view(1, 1, -1).expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
+        return v.ln_pre(v.patch_dropout(x + v.positional_embedding.to(x.dtype)))
+
+    def forward(self, patches, tokens, positives, used):
         from torch.func import functional_call
 
         visual, text = self.towers
-        cls, patches = visual(images)
+        cls, patches = visual.suffix(self.embeds(patches))
         pooled = cls if self.image_pool == "tok" else patches.flatten(1, 2).mean(1)
         img = pooled @ self.clip.visual.proj
         own = {"positional_embedding": self.clip.positional_embedding,
@@ -118,7 +144,7 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
     from torch.func import functional_call, vmap
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    from ..model.backbone import flow_images_to_tensor, load_clip
+    from ..model.backbone import load_clip
 
     shared = {dataclasses.replace(s, seed=0) for s in settings}
     if len(shared) != 1:
@@ -139,9 +165,22 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
         truth[m, [where[s] for s in true]] = True
 
     step_module = _Step(clips[0], first.image_pool)
+    patch = clips[0].visual.conv1.kernel_size[0]
+    if images.shape[1] != clips[0].visual.image_size[0] or images.shape[1] % patch:
+        raise ValueError(f"corpus images of {images.shape[1]} px for a {clips[0].visual.image_size} px model")
     names = [n for n, _ in clips[0].named_parameters()]
     per_clip = [dict(c.named_parameters()) for c in clips]
-    params = {n: torch.stack([pc[n].detach() for pc in per_clip]).requires_grad_(True) for n in names}
+    # Only the token embedding's rows of tokens the corpus uses ever get a gradient; AdamW leaves
+    # the other rows exactly as they are (zero moments: a zero update, and no weight decay in
+    # that group), so the stack holds the used rows only and the tokens index them (the order of
+    # ids is kept, so the end-of-text token stays the largest).
+    ids = torch.unique(tokens)
+    compact = torch.full((int(tokens.max()) + 1,), -1, dtype=torch.long)
+    compact[ids] = torch.arange(len(ids))
+    tokens = compact[tokens]
+    rows = {"token_embedding.weight": ids}
+    params = {n: torch.stack([pc[n].detach()[rows[n]] if n in rows else pc[n].detach() for pc in per_clip])
+              .requires_grad_(True) for n in names}
     decay = {n: per_clip[0][n].ndim >= 2 and "embedding" not in n for n in names}  # pretrain_clip's groups
     exp_avg = {n: torch.zeros_like(v) for n, v in params.items()}
     exp_avg_sq = {n: torch.zeros_like(v) for n, v in params.items()}
@@ -158,7 +197,7 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
     for step in bar:
         lr = _lr(first, step, steps)
         idx = [np.sort(o[step]) for o in orders]
-        x = torch.stack([flow_images_to_tensor(images[i]) for i in idx]).to(params[names[0]].dtype)
+        x = torch.stack([image_patches(images[i], patch) for i in idx]).to(params[names[0]].dtype)
         positives = torch.stack([truth[torch.as_tensor(i)] for i in idx])  # [S, B, V]
         used_any = positives.any(1).any(0)  # the union of the seeds' sentences
         positives = positives[:, :, used_any]
@@ -180,7 +219,10 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
     for k, (s, clip) in enumerate(zip(settings, clips)):
         state = clip.state_dict()
         for name in names:
-            state[name] = params[name][k].detach().clone()
+            value = params[name][k].detach().clone()
+            if name in rows:
+                value = state[name].clone().index_copy_(0, rows[name], value)
+            state[name] = value
         report = {
             "clip_model": clip_model, "pairs": n, "distinct_sentences": len(vocab), "steps": steps,
             "targets": s.targets, "loss_first": losses[k][0], "loss_last_10": float(np.mean(losses[k][-10:])),

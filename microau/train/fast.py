@@ -109,10 +109,8 @@ def train_stack(stack: Stack, data: TrainData, on_step: Callable[[float, int], N
         rows_all = torch.as_tensor(rows_np, device=device)
         sums = torch.zeros(K, dtype=torch.float64, device=device)
         for step in range(rows_np.shape[1]):
-            by_size = defaultdict(list)
-            for k, n in enumerate(sizes[:, step].tolist()):
-                if n:
-                    by_size[n].append(k)
+            col = sizes[:, step]
+            by_size = {int(n): np.flatnonzero(col == n) for n in np.unique(col[col > 0])}
             total = 0.0
             for n, members in by_size.items():
                 every = len(members) == K  # the usual case: no gather copy of the tensors
