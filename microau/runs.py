@@ -18,6 +18,7 @@ from .config import Config, make_config
 from .data import registry
 from .paths import repo_root, runs_dir  # noqa: F401 (re-exported: the one default for runs)
 from .train.data import load_train_data
+from .train.group import group_configs, train_run_group
 from .train.loso import RunResult, run_dir_for, run_loso  # noqa: F401 (run_dir_for re-exported)
 from .train.loso import is_finished as run_is_finished
 
@@ -60,7 +61,9 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     starts (preparation forks worker processes, which is only safe before torch starts threads).
     ``executor='local'`` trains in a pool of ``jobs`` processes (in this process when one run or
     one job); ``'ray'`` sends the runs to a Ray cluster (``ray_address``; None starts a local one).
-    Runs that resolve to the same settings are trained once.
+    Runs that resolve to the same settings are trained once. Runs that differ only by seed and
+    backbone (``cfg.pretrained``) train together as one stack (``microau.train.group``), one task
+    of an executor; a run alone is trained by ``run_loso``.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
@@ -82,22 +85,27 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     log.info("data of %d set(s) ready in %.0f s; %d run(s) to train", len(data),
              time.perf_counter() - t0, len(todo))
     configs = list(todo.values())
-    from .pretrain.checkpoint import PHANTOM_TAG, ensure_backbone
+    from .pretrain.checkpoint import PHANTOM_TAG, ensure_backbones
 
-    from .pretrain.checkpoint import settings_for_draw
-
-    for clip_model, draw in sorted({(c.clip_model, c.backbone_seed) for c in configs if c.pretrained == PHANTOM_TAG}):
-        # once, here, before any worker starts
-        ensure_backbone(clip_model, progress=progress, settings=settings_for_draw(draw))
+    draws: dict[str, set[int]] = {}
+    for c in configs:
+        if c.pretrained == PHANTOM_TAG:
+            draws.setdefault(c.clip_model, set()).add(c.backbone_seed)
+    for clip_model, seeds in sorted(draws.items()):
+        # once, here, before any worker starts; the missing draws pretrained together (stacked)
+        ensure_backbones(clip_model, sorted(seeds), progress=progress)
     if executor == "ray":
         from .train.ray_executor import train_runs_ray
 
         train_runs_ray(configs, where, address=ray_address, progress=progress, label=_label)
-    elif len(configs) == 1 or jobs == 1:
-        for cfg in configs:
+    elif len(group_configs(configs)) == 1 or jobs == 1:
+        for group in group_configs(configs):
             t = time.perf_counter()
-            run_loso(cfg, runs_dir=where, progress=progress, data=data[registry.data_key(cfg)])
-            log.info("%s trained in %.0f s", _label(cfg), time.perf_counter() - t)
+            if len(group) == 1:
+                run_loso(group[0], runs_dir=where, progress=progress, data=data[registry.data_key(group[0])])
+            else:
+                train_run_group(group, where, data=data[registry.data_key(group[0])], progress=progress)
+            log.info("%s trained in %.0f s", ", ".join(_label(c) for c in group), time.perf_counter() - t)
     else:
         from .train.pool import train_runs
 

@@ -1,4 +1,5 @@
 """The frozen-prefix split and the truncated text context compute exactly what open_clip does."""
+import pytest
 import torch
 
 from microau.config import make_config
@@ -115,3 +116,43 @@ def test_fast_path_model_equals_plain_model(tiny_clip_factory):
         torch.testing.assert_close(getattr(fast, name), getattr(plain, name), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(model.prompt_features(), plain_text, atol=1e-5, rtol=1e-5)
     assert model.visual.flat_blocks and model.heads.grouped and model.local.pta.grouped
+
+
+@pytest.mark.parametrize("variant", ["full", "table6/meanpool", "table6/maxpool", "table2/gsd_only",
+                                     "readings/gsd_only_cls_token"])
+def test_sparse_last_block_equals_the_full_suffix(tiny_clip_factory, variant):
+    """The last visual block computed only where LSI (or the class-token readings) reads it, the
+    last text block only at the end-of-text tokens: same outputs and same gradients as the full
+    suffixes, to float64 rounding."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        cfg = make_config("smoke", variant, dataset="phantom-casme2")
+        model = MicroAUCLIP(cfg, clip=tiny_clip_factory(5)).use_fast_path()
+        g = torch.Generator().manual_seed(0)
+        prefix, landmarks = torch.randn(4, 50, 64, generator=g), torch.rand(4, 68, 2, generator=g) * 224
+        weights = torch.linspace(-1, 1, 4 * 8 * 2).view(4, 8, 2)
+
+        def run(sparse):
+            model.zero_grad()
+            model.use_sparse_last_block(landmarks if sparse else None)
+            out = model.forward_from_prefix(prefix, landmarks)
+            prompts = model.prompt_features()
+            ((out.logits * weights).sum() + out.au_features.square().sum() + prompts.sin().sum()).backward()
+            out.prompts = prompts
+            return out, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+        full, full_grads = run(False)
+        sparse, sparse_grads = run(True)
+    finally:
+        torch.set_default_dtype(previous)
+    assert model.keep_tokens == 1 if not cfg.uses_landmarks else 1 < model.keep_tokens < 50
+    assert model.text.sparse_last_block
+    for name in ("logits", "au_features", "token_weights", "dependency", "attention", "prompts"):
+        a, b = getattr(full, name), getattr(sparse, name)
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
+    assert set(full_grads) == set(sparse_grads)
+    for n in full_grads:
+        torch.testing.assert_close(sparse_grads[n], full_grads[n], rtol=1e-10, atol=1e-11, msg=n)

@@ -282,3 +282,71 @@ def test_image_pool_decides_what_pretraining_matches_to_the_sentences():
     assert all(torch.equal(tok[k], again[k]) for k in tok)
     assert not torch.equal(tok["visual.conv1.weight"], avg["visual.conv1.weight"])
     assert ck.checkpoint_key("microau-tiny", TINY) != ck.checkpoint_key("microau-tiny", avg_settings)
+
+
+# ----------------------------------------------------------------------------- batched pretraining
+def test_masked_clip_loss_equals_the_loss_on_the_used_sentences():
+    from microau.pretrain.batched import masked_clip_loss
+    from microau.pretrain.contrastive import multi_positive_clip_loss
+
+    g = torch.Generator().manual_seed(1)
+    img, txt = torch.randn(5, 8, generator=g, dtype=torch.float64), torch.randn(7, 8, generator=g, dtype=torch.float64)
+    used = torch.tensor([True, False, True, True, False, True, True])
+    pos = torch.zeros(5, 7, dtype=torch.bool)
+    pos[[0, 1, 2, 3, 4, 0, 4], [0, 2, 3, 5, 6, 6, 0]] = True
+    scale = torch.tensor(2.0, dtype=torch.float64)
+    a = masked_clip_loss(img, txt, pos, used, scale)
+    b = multi_positive_clip_loss(img, txt[used], pos[:, used], scale)
+    assert abs(float(a) - float(b)) < 1e-14
+
+
+def test_pretraining_seeds_together_equals_each_seed_alone(monkeypatch):
+    """Each seed's own init, batch order and AdamW state: in float64 the stacked training gives
+    every seed the weights it gets alone, to rounding error."""
+    from microau.model import backbone
+    from microau.pretrain.batched import pretrain_clips
+    from microau.pretrain.contrastive import pretrain_clip
+
+    plain = backbone.flow_images_to_tensor
+    monkeypatch.setattr(backbone, "flow_images_to_tensor", lambda *a, **k: plain(*a, **k).double())
+    settings = [dataclasses.replace(TINY, epochs=3, seed=s) for s in (0, 3)]
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        together = pretrain_clips("microau-tiny", settings, progress=False)
+        alone = [pretrain_clip("microau-tiny", s, progress=False) for s in settings]
+    finally:
+        torch.set_default_dtype(previous)
+    for (state, report), (ref, ref_report) in zip(together, alone):
+        assert report["steps"] == ref_report["steps"] == 6
+        assert abs(report["loss_first"] - ref_report["loss_first"]) < 1e-12
+        assert abs(report["loss_last_10"] - ref_report["loss_last_10"]) < 1e-9
+        assert set(state) == set(ref)
+        for k in ref:
+            torch.testing.assert_close(state[k], ref[k], rtol=0, atol=1e-9, msg=k)
+    assert not torch.equal(together[0][0]["visual.conv1.weight"], together[1][0]["visual.conv1.weight"])
+
+
+def test_ensure_backbones_pretrains_the_missing_seeds_together(tmp_path, monkeypatch):
+    from microau.pretrain import batched
+
+    monkeypatch.setenv("MICROAU_CACHE", str(tmp_path))
+    paths = ck.ensure_backbones("microau-tiny", [0, 3], progress=False, settings=TINY)
+    assert [p.name for p in paths] == [ck.checkpoint_path("microau-tiny", dataclasses.replace(TINY, seed=s)).name
+                                       for s in (0, 3)]
+    for p in paths:
+        assert ck.is_valid(p)
+        assert json.loads(p.with_suffix(".json").read_text())["report"]["batched_seeds"] == [0, 3]
+    # reused; a lone missing seed goes through ensure_backbone (the single trainer)
+    monkeypatch.setattr(batched, "pretrain_clips", lambda *a, **k: pytest.fail("pretrained twice"))
+    calls = []
+    monkeypatch.setattr(ck, "pretrain_clip", lambda m, s, progress=True: (
+        calls.append(s.seed) or load_tiny_state(), {"pairs": 0, "steps": 0, "total_s": 0.0}))
+    assert ck.ensure_backbones("microau-tiny", [3, 0, 5], progress=False, settings=TINY)[:2] == paths[::-1]
+    assert calls == [5]
+
+
+def load_tiny_state():
+    from microau.model.backbone import load_clip
+
+    return load_clip("microau-tiny", None).state_dict()

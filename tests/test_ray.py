@@ -132,3 +132,20 @@ def test_killing_a_worker_during_a_ray_run_still_gives_the_complete_identical_gr
     for r in runs:
         _same_bits(RunResult.load(r.run_dir), pooled[r.config.variant])
         assert len(list((r.run_dir / "folds").glob("fold*.npz"))) == len(data.fold_subjects)
+
+
+def test_runs_of_several_seeds_train_as_one_stack_with_the_same_bits_as_the_pool(local_ray, tmp_path, data):
+    """Runs that differ only by seed form one group: one task in the pool and on Ray, the same
+    stacks (``group.plan_stacks``), so the same bits; each run is stored on its own."""
+    from microau.train.pool import group_runs, plan_runs
+
+    seeds = [make_config("smoke", "full", dataset="phantom-casme2", epochs=2).replace(seed=s) for s in (1, 2, 3)]
+    assert len(group_runs(plan_runs(seeds, tmp_path / "x", str, data))) == 1
+    pool = train_runs(seeds, tmp_path / "pool", jobs=2, progress=False, data=data)  # one task: every core
+    # the same torch threads as the pool's one worker (the thread count changes the last bits)
+    on_ray = train_runs_ray(seeds, tmp_path / "ray", data=data, progress=False, num_cpus=os.cpu_count() or 1)
+    assert len({r.run_dir.name for r in on_ray}) == 3
+    for a, b in zip(pool, on_ray):
+        meta = RunResult.load(a.run_dir).meta
+        assert meta["timings"]["stacked_runs"] == 3
+        _same_bits(RunResult.load(a.run_dir), RunResult.load(b.run_dir))

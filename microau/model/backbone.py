@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .blocks import flat_block_forward, supports_flat_forward
+from .blocks import flat_block_forward, flat_block_forward_at, supports_flat_forward
 from .configs import quiet_root_logger as _quiet_root_logger
 from .configs import register_configs as _register_configs
 
@@ -123,6 +123,30 @@ class VisualTower(nn.Module):
         h, w = self.grid
         return x[:, 0], x[:, 1:].reshape(x.shape[0], h, w, x.shape[-1])
 
+    def prefix_names(self) -> set[str]:
+        """Names (in this module) of the tensors only ``prefix`` reads: embeddings, ln_pre and
+        the frozen blocks."""
+        names = {n for n, _ in self.named_parameters()} | {n for n, _ in self.named_buffers()}
+        n_blocks = len(self.visual.transformer.resblocks)
+        suffix = tuple(f"visual.transformer.resblocks.{i}." for i in range(self.split, n_blocks)) + (
+            "visual.ln_post.", "visual.proj", "visual.attn_pool", "visual.head")
+        return {n for n in names if not n.startswith(suffix)}
+
+    def suffix_at(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """``suffix`` read only at sequence positions ``keep`` [B, P] (0 is the class token) ->
+        [B, P, d], after ln_post. The last block computes its queries, attention output and MLP
+        only there (``flat_block_forward_at``); the blocks before it, whose output every position
+        of the next block reads, run in full. Same values as ``suffix`` at those positions."""
+        blocks = list(self.visual.transformer.resblocks)[self.split :]
+        for block in blocks[:-1]:
+            x = _run_block(block, x, None, self.flat_blocks)
+        at = keep.unsqueeze(-1).expand(*keep.shape, x.shape[-1])
+        if blocks and supports_flat_forward(blocks[-1]):
+            x = flat_block_forward_at(blocks[-1], x, keep)
+        else:
+            x = torch.gather(blocks[-1](x) if blocks else x, 1, at)
+        return self.visual.ln_post(x)
+
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.suffix(self.prefix(images))
 
@@ -144,6 +168,8 @@ class TextTower(nn.Module):
         self.register_buffer("attn_mask", clip.attn_mask, persistent=False)
         self.split = len(self.transformer.resblocks) - trainable_blocks
         self.flat_blocks = False  # fast path for the trainable blocks (see microau.model.blocks)
+        # fast path: the last block only at the end-of-text positions, the only ones pooled
+        self.sparse_last_block = False
         if getattr(clip, "text_pool_type", "argmax") != "argmax":
             raise ValueError("only CLIP text towers pooled at the end-of-text token are supported")
 
@@ -161,14 +187,28 @@ class TextTower(nn.Module):
             x = block(x, attn_mask=mask)
         return x
 
+    def prefix_names(self) -> set[str]:
+        """Names (in this module) of the tensors only ``prefix`` reads: the embeddings and the
+        frozen blocks."""
+        frozen = tuple(f"transformer.resblocks.{i}." for i in range(self.split))
+        names = {n for n, _ in self.named_parameters()} | {n for n, _ in self.named_buffers()}
+        return {n for n in names if n.startswith(frozen + ("token_embedding.", "positional_embedding"))}
+
     def suffix(self, x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Trainable blocks, ln_final, end-of-text pooling and projection -> [P, embed]."""
         n = x.shape[1]
         mask = self.attn_mask[:n, :n]
-        for block in list(self.transformer.resblocks)[self.split :]:
-            x = _run_block(block, x, mask, self.flat_blocks)
-        x = self.ln_final(x)
-        pooled = x[torch.arange(x.shape[0], device=x.device), tokens[:, :n].argmax(dim=-1)]
+        blocks = list(self.transformer.resblocks)[self.split :]
+        eot = tokens[:, :n].argmax(dim=-1)
+        if self.sparse_last_block and blocks and supports_flat_forward(blocks[-1]):
+            for block in blocks[:-1]:
+                x = _run_block(block, x, mask, self.flat_blocks)
+            pooled = self.ln_final(flat_block_forward_at(blocks[-1], x, eot.unsqueeze(1), mask)[:, 0])
+        else:
+            for block in blocks:
+                x = _run_block(block, x, mask, self.flat_blocks)
+            x = self.ln_final(x)
+            pooled = x[torch.arange(x.shape[0], device=x.device), eot]
         if isinstance(self.text_projection, nn.Linear):
             return self.text_projection(pooled)
         return pooled @ self.text_projection

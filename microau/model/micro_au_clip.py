@@ -72,6 +72,10 @@ class MicroAUCLIP(nn.Module):
         self.register_buffer("class_weights", torch.ones(n, 2), persistent=False)
         self.register_buffer("au_landmarks", index, persistent=False)
         self.register_buffer("au_valid", valid, persistent=False)
+        # the same table with each padding entry on its AU's first landmark: the tokens it names
+        # are the ones LSI reads (padding is masked out of every pooling)
+        self.register_buffer("au_landmarks_read", torch.where(valid, index, index[:, :1]), persistent=False)
+        self.keep_tokens: int | None = None  # see use_sparse_last_block
         if self.text is not None:
             import open_clip
 
@@ -90,15 +94,66 @@ class MicroAUCLIP(nn.Module):
         self.heads.grouped = enabled
         return self
 
+    def use_sparse_last_block(self, landmarks: torch.Tensor | None) -> "MicroAUCLIP":
+        """Compute the last trainable visual block only where the model reads its output (fast
+        path of ``forward_from_prefix``; ``None`` turns it off). LSI reads the patch tokens at
+        the Table I landmarks (Eq. 1), the no-LSI readings the class token; nothing else of the
+        last block's output is used. The text tower's last block, likewise, runs only at each
+        prompt's end-of-text token (the one pooled). ``landmarks`` [M, 68, 2] are every clip the model will see:
+        they fix how many positions a sample may need (one shape for every batch)."""
+        if self.text is not None:  # the text tower's last block likewise, at the end-of-text tokens
+            self.text.sparse_last_block = landmarks is not None
+        if landmarks is None:
+            self.keep_tokens = None
+        elif not self.cfg.uses_landmarks:
+            self.keep_tokens = 1
+        else:
+            with torch.no_grad():
+                self.keep_tokens = int(self._read_mask(landmarks).sum(1).max())
+        return self
+
+    def prefix_names(self) -> set[str]:
+        """Names of the frozen tensors only the towers' prefixes read (never a training step of
+        the fast path, which starts from the prefixes' cached outputs)."""
+        names = {"visual." + n for n in self.visual.prefix_names()}
+        return names | ({"text." + n for n in self.text.prefix_names()} if self.text is not None else set())
+
+    def _read_mask(self, landmarks: torch.Tensor) -> torch.Tensor:
+        """[B, 1 + h*w] bool: the sequence positions LSI reads (Eq. 1 at the Table I landmarks)."""
+        h, w = self.visual.grid
+        tok = landmark_token_index(landmarks, (self.image_size,) * 2, (h, w))[:, self.au_landmarks_read] + 1
+        mask = torch.zeros(landmarks.shape[0], 1 + h * w, dtype=torch.bool, device=landmarks.device)
+        return mask.scatter(1, tok.flatten(1), True)
+
     # ----- visual path ---------------------------------------------------------------
     def forward(self, images: torch.Tensor, landmarks: torch.Tensor) -> MicroAUOutput:
         """Reference path: full visual forward. images [B, 3, S, S], landmarks [B, 68, 2]."""
         return self.forward_from_prefix(self.visual.prefix(images), landmarks)
 
     def forward_from_prefix(self, prefix: torch.Tensor, landmarks: torch.Tensor) -> MicroAUOutput:
-        """Fast path: start from the cached output of the frozen visual blocks."""
+        """Fast path: start from the cached output of the frozen visual blocks (with the sparse
+        last block when ``use_sparse_last_block`` set it)."""
+        if self.keep_tokens is not None:
+            return self._forward_sparse(prefix, landmarks)
         class_token, patch_tokens = self.visual.suffix(prefix)
         return self.forward_tokens(class_token, patch_tokens, landmarks)
+
+    def _forward_sparse(self, prefix: torch.Tensor, landmarks: torch.Tensor) -> MicroAUOutput:
+        """``forward_from_prefix`` with the last block at the read positions only: the same
+        token features reach LSI (Eq. 1-3), so the same output."""
+        B = prefix.shape[0]
+        if not self.cfg.uses_landmarks:  # the class token alone
+            keep = torch.zeros(B, 1, dtype=torch.long, device=prefix.device)
+            tokens = self.visual.suffix_at(prefix, keep)
+            return self._forward_local(tokens[:, 0], tokens, None)
+        h, w = self.visual.grid
+        mask = self._read_mask(landmarks)
+        # the read positions first, ascending; the first keep_tokens of them cover every sample
+        keep = torch.argsort((~mask).to(torch.uint8), dim=1, stable=True)[:, : self.keep_tokens]
+        slot = mask.long().cumsum(1) - 1  # position -> its index among the kept ones
+        tok = landmark_token_index(landmarks, (self.image_size,) * 2, (h, w))[:, self.au_landmarks_read] + 1
+        token_index = torch.gather(slot, 1, tok.flatten(1)).view_as(tok)  # Eq. 1, into the kept tokens
+        return self._forward_local(None, self.visual.suffix_at(prefix, keep), token_index)
 
     def forward_tokens(
         self, class_token: torch.Tensor, patch_tokens: torch.Tensor, landmarks: torch.Tensor
@@ -106,9 +161,16 @@ class MicroAUCLIP(nn.Module):
         B, h, w, d = patch_tokens.shape
         token_of_landmark = landmark_token_index(landmarks, (self.image_size,) * 2, (h, w))  # Eq. 1
         token_index = token_of_landmark[:, self.au_landmarks]  # [B, N, L]
-        local, token_weights = self.local(
-            patch_tokens.reshape(B, h * w, d), class_token, token_index, self.au_valid
-        )  # F~ (Eq. 2-3)
+        return self._forward_local(class_token, patch_tokens.reshape(B, h * w, d), token_index)
+
+    def _forward_local(self, class_token: torch.Tensor | None, tokens: torch.Tensor,
+                       token_index: torch.Tensor | None) -> MicroAUOutput:
+        """LSI (Eq. 2-3), GSD (Eq. 4-6) and the heads (Eq. 7) from the token features: tokens
+        [B, T, d] and each AU's Table I tokens among them, token_index [B, N, L]."""
+        B = tokens.shape[0]
+        if token_index is None:
+            token_index = torch.zeros(B, *self.au_landmarks.shape, dtype=torch.long, device=tokens.device)
+        local, token_weights = self.local(tokens, class_token, token_index, self.au_valid)  # F~ (Eq. 2-3)
         dependency = attention = None
         if isinstance(self.dependency, GlobalDependencyAttention):
             global_feat, dependency, attention = self.dependency(local)  # Eq. 4-6

@@ -3,8 +3,8 @@ on (flow image, sentence) pairs drawn from the phantom's motion model (see ``cor
 ``contrastive``, ``checkpoint``). Every number computed with it is "phantom, phantom-pretrained
 backbone"."""
 from .checkpoint import (PHANTOM_LABEL, PHANTOM_TAG, backbone_label, checkpoint_path, ensure_backbone,
-                         pretrained_key, resolve_pretrained)
+                         ensure_backbones, pretrained_key, resolve_pretrained)
 from .cli import register
 
 __all__ = ["PHANTOM_LABEL", "PHANTOM_TAG", "backbone_label", "checkpoint_path", "ensure_backbone",
-           "pretrained_key", "resolve_pretrained", "register"]
+           "ensure_backbones", "pretrained_key", "resolve_pretrained", "register"]

@@ -112,6 +112,32 @@ def ensure_backbone(clip_model: str, progress: bool = True, settings: PretrainSe
     return path
 
 
+def ensure_backbones(clip_model: str, seeds, progress: bool = True, settings: PretrainSettings | None = None,
+                     force: bool = False) -> list[Path]:
+    """The phantom-pretrained checkpoints of ``clip_model`` under ``settings`` with each of
+    ``seeds`` (``PretrainSettings.seed``): read from the cache, or pretrained now, the missing
+    ones together in one stacked training (``microau.pretrain.batched``). A lone missing seed is
+    pretrained by ``ensure_backbone``. Returns the paths in the order of ``seeds``."""
+    import dataclasses
+
+    from .batched import pretrain_clips
+
+    settings = settings or PretrainSettings()
+    each = [dataclasses.replace(settings, seed=int(s)) for s in seeds]
+    paths = [checkpoint_path(clip_model, st) for st in each]
+    missing = list({p: st for p, st in zip(paths, each) if force or not is_valid(p)}.items())
+    if len(missing) == 1:
+        ensure_backbone(clip_model, progress=progress, settings=missing[0][1], force=True)
+    elif missing:
+        log.info("phantom-pretrained %s: pretraining seeds %s together on %d phantom pairs", clip_model,
+                 [st.seed for _, st in missing], settings.corpus.n_pairs)
+        for (path, st), (state, report) in zip(missing, pretrain_clips(clip_model, [st for _, st in missing],
+                                                                       progress=progress)):
+            save_checkpoint(path, state, {"clip_model": clip_model, "key": checkpoint_key(clip_model, st),
+                                          "settings": st.to_json(), "report": report, "label": PHANTOM_LABEL})
+    return paths
+
+
 def settings_for_draw(backbone_seed: int = 0) -> PretrainSettings:
     """The pretraining settings of backbone draw ``backbone_seed`` (the default settings with that
     seed for initialisation and batch order; the corpus is the same for every draw)."""

@@ -216,12 +216,13 @@ def stored_folds(run_dir: Path, data: TrainData) -> dict[int, FoldResult]:
 
 
 def train_folds(cfg: Config, data: TrainData, folds: list[int], trainer: str = "fast",
-                fold_chunk: int | None = None, on_step=None, on_folds=None, prefix=None) -> list[FoldResult]:
+                fold_chunk: int | None = None, on_step=None, on_folds=None, prefix=None,
+                sparse: bool = True) -> list[FoldResult]:
     """Train ``folds`` of a run; ``on_folds(results)`` is called after each chunk (to save them).
 
     The fast trainer trains ``fold_chunk`` folds at once (default: all); ``prefix`` is its visual
-    prefix cache, computed here when not given. This is the one training loop behind
-    :func:`run_loso` and the executors.
+    prefix cache, computed here when not given; ``sparse``: its last visual block only where LSI
+    reads it (exact). This is the one training loop behind :func:`run_loso`.
     """
     if trainer not in ("fast", "reference"):
         raise ValueError(f"trainer must be 'fast' or 'reference', not {trainer!r}")
@@ -236,7 +237,7 @@ def train_folds(cfg: Config, data: TrainData, folds: list[int], trainer: str = "
 
             if prefix is None:
                 prefix = visual_prefix_cache(build_model(cfg, data.aus).to(cfg.device), data.images)
-            results = train_folds_fast(cfg, data, group, on_step=step, prefix_cache=prefix)
+            results = train_folds_fast(cfg, data, group, on_step=step, prefix_cache=prefix, sparse=sparse)
         else:
             from .reference import train_fold_reference
 

@@ -4,7 +4,9 @@ On a CPU the fast trainer's step is made of many small products that do not use 
 two processes with one thread each finish two runs sooner than one process with two threads
 finishes them one after the other (measured by benchmarks/bench_loso.py on the performance page). ``microau reproduce`` uses this to train
 every run the book needs before it executes the notebooks, which then read the runs back.
-Each run is exactly what ``run_loso`` computes in a single process; only the scheduling differs.
+Runs that differ only by seed and backbone form one task, trained as one stack
+(``microau.train.group``); a run alone is ``run_loso``. Each run is what ``run_loso`` computes in
+a single process (to rounding, for a run stacked with others); only the scheduling differs.
 """
 from __future__ import annotations
 
@@ -48,20 +50,35 @@ def _worker_init(threads: int) -> None:
         pass
 
 
-def _train_one(cfg_values: dict, runs_dir: str, data=None) -> float:
-    """Worker: one LOSO run (data loaded once per worker and data set, unless given)."""
+def _train_one(cfg_values: list[dict], runs_dir: str, data=None) -> float:
+    """Worker: one group of LOSO runs (``microau.train.group``; a lone run is ``run_loso``), data
+    loaded once per worker and data set, unless given."""
     from .data import data_key, load_train_data
+    from .group import train_run_group
     from .loso import run_loso
 
-    cfg = Config.from_dict(cfg_values)
-    key = data_key(cfg)
+    cfgs = [Config.from_dict(v) for v in cfg_values]
+    key = data_key(cfgs[0])
     if data is not None:
         _worker_data[key] = data
     elif key not in _worker_data:
-        _worker_data[key] = load_train_data(cfg, progress=False)
+        _worker_data[key] = load_train_data(cfgs[0], progress=False)
     t0 = time.perf_counter()
-    run_loso(cfg, runs_dir=runs_dir, progress=False, data=_worker_data[key])
+    if len(cfgs) == 1:
+        run_loso(cfgs[0], runs_dir=runs_dir, progress=False, data=_worker_data[key])
+    else:
+        train_run_group(cfgs, runs_dir, data=_worker_data[key], progress=False)
     return time.perf_counter() - t0
+
+
+def group_runs(runs: list[PoolRun]) -> list[list[PoolRun]]:
+    """Runs that train in one stack (``microau.train.group.group_key``), first-seen order kept."""
+    from .group import group_key
+
+    groups: dict = {}
+    for r in runs:
+        groups.setdefault(group_key(r.config), []).append(r)
+    return list(groups.values())
 
 
 def plan_runs(configs: list[Config], runs_dir: str | Path, label, data=None) -> list[PoolRun]:
@@ -100,28 +117,35 @@ def train_runs(configs: list[Config], runs_dir: str | Path, jobs: int | None = N
     if not todo:
         return runs
     device = todo[0].config.device
-    jobs = max(1, min(jobs or default_jobs(device), len(todo)))
+    groups = group_runs(todo)  # runs that differ only by seed and backbone: one task, one stack
+    jobs = max(1, min(jobs or default_jobs(device), len(groups)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    log.info("training %d runs with %d worker(s) x %d thread(s)", len(todo), jobs, threads)
+    log.info("training %d runs (%d task(s)) with %d worker(s) x %d thread(s)", len(todo), len(groups), jobs,
+             threads)
     ctx = multiprocessing.get_context("spawn")  # never fork a process that has started torch threads
     bar = tqdm(total=len(todo), desc=f"LOSO runs ({jobs} worker{'s' if jobs > 1 else ''})", unit="run",
                disable=not progress, dynamic_ncols=True)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
                              initargs=(threads,)) as pool:
-        pending = {pool.submit(_train_one, r.config.to_dict(), str(runs_dir), data): r for r in todo}
+        pending = {pool.submit(_train_one, [r.config.to_dict() for r in g], str(runs_dir), data): g for g in groups}
+        finished = 0
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    r = pending.pop(fut)
+                    g = pending.pop(fut)
+                    names = ", ".join(label(r.config) for r in g)
                     try:
-                        r.seconds = fut.result()
+                        seconds = fut.result()
                     except Exception as err:
-                        raise RuntimeError(f"LOSO run {label(r.config)} ({r.run_dir}) failed: {err}") from err
-                    bar.update(1)
-                    bar.set_postfix_str(f"{label(r.config)}: {r.seconds:.0f} s")
-                    log.info("%s trained in %.0f s (%d of %d)", label(r.config), r.seconds,
-                             len(todo) - len(pending), len(todo))  # bar.n stays 0 when the bar is off
+                        where = ", ".join(str(r.run_dir) for r in g)
+                        raise RuntimeError(f"LOSO run {names} ({where}) failed: {err}") from err
+                    for r in g:
+                        r.seconds = seconds
+                    finished += len(g)
+                    bar.update(len(g))
+                    bar.set_postfix_str(f"{names}: {seconds:.0f} s")
+                    log.info("%s trained in %.0f s (%d of %d runs)", names, seconds, finished, len(todo))
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -5,9 +5,12 @@
   dashboard, workers' output not relayed) and shut down at the end; with one (``'auto'`` or
   ``'HOST:PORT'``) the driver joins that cluster. An instance already started in this process
   (``ray.init`` by the caller) is used as it is.
-- Work units are runs, or, with ``fold_groups=G``, groups of a run's folds (at most G per run).
-  A unit is a task that trains its folds and returns their results; it asks for ``num_cpus``
-  cores (that many torch threads) and ``num_gpus`` GPUs (fractions allowed).
+- Work units are groups of runs that differ only by seed and backbone, trained as one stack (a
+  lone run is a group of one; a group too large for one stack makes several units, cut as the
+  local executors cut it: ``group.plan_stacks``); with ``fold_groups=G``, the group's folds are
+  first cut into at most G parts. A unit is a task that trains its folds and returns their
+  results; it asks for ``num_cpus`` cores (that many torch threads) and ``num_gpus`` GPUs
+  (fractions allowed).
 - The prepared arrays of each data set are put into Ray's object store once (``ray.put``), so the
   workers need no shared filesystem and no preparation cache. Only the driver writes the run
   store: it saves each returned fold file, and assembles a run (outputs, then ``DONE`` with
@@ -28,23 +31,49 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
-from .pool import PoolRun, plan_runs
+from .pool import PoolRun, group_runs, plan_runs
 
 log = logging.getLogger(__name__)
 
 
-def _train_unit(cfg_values: dict, data, folds: list[int], trainer: str, threads: int):
-    """Ray task: train ``folds`` of one run; returns (fold results, seconds). Writes nothing."""
+def _train_unit(cfg_values: list[dict], data, members: list[tuple[int, int]], trainer: str, threads: int):
+    """Ray task: train ``members``, (index into ``cfg_values``, fold) pairs of runs of one group,
+    in one stack (fast trainer; the reference trains them one by one); returns (fold results in
+    the members' order, seconds). Writes nothing."""
     import torch
 
-    from .loso import train_folds
+    from .fast import train_members
+    from .members import Member
+    from .reference import train_fold_reference
 
     torch.set_num_threads(max(1, threads))
-    cfg = Config.from_dict(cfg_values)
-    data.to(cfg.device)
+    cfgs = [Config.from_dict(v) for v in cfg_values]
+    data.to(cfgs[0].device)
     t0 = time.perf_counter()
-    results = train_folds(cfg, data, folds, trainer=trainer)
+    if trainer == "fast":
+        results = train_members([Member(cfgs[i], f) for i, f in members], data)
+    else:
+        results = [train_fold_reference(cfgs[i], data, f) for i, f in members]
     return results, time.perf_counter() - t0
+
+
+def plan_units(runs: list, missing: dict, data, fold_groups: int | None, trainer: str) -> list[list[tuple]]:
+    """The tasks of one group of runs (``runs`` PoolRuns, ``missing`` run_dir -> folds): each a
+    list of (PoolRun, fold). ``fold_groups`` cuts the folds first (the same fold subsets in every
+    run); then each part is cut into the stacks the local executors would train
+    (``group.plan_stacks``)."""
+    from .group import plan_stacks
+    from .members import Member
+
+    every = sorted({f for r in runs for f in missing[r.run_dir]})
+    units = []
+    for part in split_folds(every, fold_groups):
+        pairs = [(r, Member(r.config, f)) for r in runs for f in missing[r.run_dir] if f in set(part)]
+        if trainer == "fast":
+            units += [[(r, m.fold) for r, m in stack] for stack in plan_stacks(pairs, data)]
+        else:
+            units += [u for u in ([(r, m.fold) for r, m in pairs if r is run] for run in runs) if u]
+    return units
 
 
 def split_folds(folds: list[int], groups: int | None) -> list[list[int]]:
@@ -116,31 +145,40 @@ def train_runs_ray(configs: list[Config], runs_dir: str | Path, *, address: str 
     try:
         refs: dict = {}  # data key -> ObjectRef: one ray.put per data set
         datasets: dict = {}
-        units = []  # (PoolRun, folds)
+        units = []  # (runs of the unit, [(run index, fold)], data key)
         state: dict[Path, dict] = {}
-        for r in todo:
-            key = "given" if data is not None else data_key(r.config)
+        for group in group_runs(todo):
+            key = "given" if data is not None else data_key(group[0].config)
             if key not in datasets:
-                datasets[key] = (data if data is not None else load_train_data(r.config, progress=progress)).to("cpu")
+                source = data if data is not None else load_train_data(group[0].config, progress=progress)
+                datasets[key] = source.to("cpu")
                 refs[key] = ray.put(datasets[key])
             d = datasets[key]
-            run_dir, finished = open_run(r.config, runs_dir, data=d)
-            if finished is not None:  # finished meanwhile (another driver)
-                continue
-            r.run_dir = run_dir
-            stored = stored_folds(run_dir, d)
-            missing = [f for f in range(len(d.fold_subjects)) if f not in stored]
-            groups = split_folds(missing, fold_groups)
-            state[run_dir] = {"run": r, "data": d, "stored": stored, "left": len(groups), "train_s": 0.0,
-                              "t0": time.perf_counter()}
-            units += [(r, g, key) for g in groups]
-            if not groups:  # every fold saved before an interruption: only the assembly is left
-                _finish(state[run_dir], trainer, finish_run)
+            missing, open_runs = {}, []
+            for r in group:
+                run_dir, finished = open_run(r.config, runs_dir, data=d)
+                if finished is not None:  # finished meanwhile (another driver)
+                    continue
+                r.run_dir = run_dir
+                stored = stored_folds(run_dir, d)
+                missing[run_dir] = [f for f in range(len(d.fold_subjects)) if f not in stored]
+                state[run_dir] = {"run": r, "data": d, "stored": stored, "left": 0, "train_s": 0.0,
+                                  "t0": time.perf_counter()}
+                open_runs.append(r)
+            for unit in plan_units(open_runs, missing, d, fold_groups, trainer):
+                runs_of = list({id(r): r for r, _ in unit}.values())
+                for r in runs_of:
+                    state[r.run_dir]["left"] += 1
+                units.append((runs_of, [(runs_of.index(r), f) for r, f in unit], key))
+            for r in open_runs:
+                if not missing[r.run_dir]:  # every fold saved before an interruption: only the assembly
+                    _finish(state[r.run_dir], trainer, finish_run)
 
         task = ray.remote(_train_unit).options(num_cpus=cpus, num_gpus=gpus, max_retries=max_retries,
                                                retry_exceptions=False)
         threads = max(1, int(cpus))
-        pending = {task.remote(u[0].config.to_dict(), refs[u[2]], u[1], trainer, threads): u for u in units}
+        pending = {task.remote([r.config.to_dict() for r in u[0]], refs[u[2]], u[1], trainer, threads): u
+                   for u in units}
         log.info("training %d run(s) as %d Ray task(s) (%g CPU, %g GPU each)", len(state), len(units), cpus,
                  gpus)
         bar = tqdm(total=len(units), desc="LOSO units (ray)", unit="unit", disable=not progress,
@@ -149,27 +187,31 @@ def train_runs_ray(configs: list[Config], runs_dir: str | Path, *, address: str 
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
-                    r, folds, _ = pending.pop(ref)
+                    runs_of, members, _ = pending.pop(ref)
+                    names = ", ".join(label(r.config) for r in runs_of)
                     try:
                         results, seconds = ray.get(ref)
                     except Exception as err:
-                        raise RuntimeError(f"LOSO run {label(r.config)} ({r.run_dir}), folds {folds}, failed: "
-                                           f"{err}") from err
+                        where = ", ".join(str(r.run_dir) for r in runs_of)
+                        raise RuntimeError(f"LOSO run {names} ({where}), folds "
+                                           f"{sorted({f for _, f in members})}, failed: {err}") from err
                     results = [_own_copy(x) for x in results]
-                    got = sorted(x.fold for x in results)
-                    if got != sorted(folds):
-                        raise RuntimeError(f"a Ray task for {r.run_dir} returned folds {got}, not {folds}")
-                    save_folds(r.run_dir, results)
-                    s = state[r.run_dir]
-                    s["stored"].update({x.fold: x for x in results})
-                    s["train_s"] += seconds
-                    s["left"] -= 1
+                    if [x.fold for x in results] != [f for _, f in members]:
+                        raise RuntimeError(f"a Ray task for {names} returned folds {[x.fold for x in results]}, "
+                                           f"not {[f for _, f in members]}")
+                    for j, r in enumerate(runs_of):
+                        mine = [x for (i, _), x in zip(members, results) if i == j]
+                        save_folds(r.run_dir, mine)
+                        s = state[r.run_dir]
+                        s["stored"].update({x.fold: x for x in mine})
+                        s["train_s"] += seconds
+                        s["left"] -= 1
+                        if s["left"] == 0:
+                            _finish(s, trainer, finish_run)
                     bar.update(1)
-                    bar.set_postfix_str(f"{label(r.config)}: {seconds:.0f} s")
-                    log.info("%s, folds %d-%d trained in %.0f s (unit %d of %d)", label(r.config), folds[0] + 1,
-                             folds[-1] + 1, seconds, bar.n, len(units))
-                    if s["left"] == 0:
-                        _finish(s, trainer, finish_run)
+                    bar.set_postfix_str(f"{names}: {seconds:.0f} s")
+                    log.info("%s, %d fold(s) trained in %.0f s (unit %d of %d)", names, len(members), seconds,
+                             bar.n, len(units))
         except BaseException:
             for ref in pending:
                 ray.cancel(ref, force=True)
