@@ -29,10 +29,8 @@ def _prepare(args: argparse.Namespace) -> int:
     if root is None:
         if not registry.is_phantom(args.dataset):
             raise ValueError(f"--root is required for {args.dataset} (the folder holding its coding sheet)")
-        from microau.data.phantom import ensure_phantom
-
-        root = ensure_phantom(registry.base_dataset(args.dataset), seed=args.seed,
-                              n_subjects=args.subjects, progress=not args.no_progress)
+        root = registry.phantom_root(args.dataset, seed=args.seed, n_subjects=args.subjects,
+                                     progress=not args.no_progress)
     samples = registry.load_samples(args.dataset, root)
     settings = PrepSettings(magnify=args.magnify, learned_checkpoint=args.checkpoint)
     t0 = time.perf_counter()

@@ -75,9 +75,44 @@ AU_BUMPS: dict[int, list[tuple[tuple[int, ...], tuple[float, float], tuple[float
 }
 
 
-def au_bumps(au: int, lm: np.ndarray, side: str | None = None) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
+# The 'offsite' control (issue 22, PhantomSettings.motion_anchor): every bump keeps its shape,
+# direction and weight but is moved, in face coordinates, by the shift (out, down; IOD) of the
+# region its anchor landmarks lie in, to places with no Table I landmark (microau.aus.AU_LANDMARKS):
+# brows to the forehead, eyes to the temples, lips to the outer cheeks, the chin and the
+# lower-lip midline to the nose, the upper-lip midline up to the nose tip. Bumps on the nose
+# (AU9's wings and root) stay: no Table I landmark is there. Measured on ten phantom subjects
+# (tests/test_phantom_controls.py): the moved centres of every selected AU lie >= OFFSITE_MIN_IOD
+# from every Table I landmark, an AU's motion there is under a quarter of its peak (the
+# mechanisms' "moving" threshold), and >= 0.85 of its motion energy stays inside the face crop.
+# The shifts trade the first for the last: larger ones push the motion out of the crop.
+OFFSITE_SHIFT_IOD: dict[str, tuple[float, float]] = {
+    "brow": (0.0, -0.4), "eye": (0.5, 0.0), "lip": (0.45, -0.6), "chin": (0.0, -0.85),
+    "upper_lip_mid": (0.0, -0.5), "nose": (0.0, 0.0),
+}
+OFFSITE_MIN_IOD = 0.28
+_CHIN_MID, _UPPER_LIP_MID = {8, 57, 66}, {51, 62}
+
+
+def anchor_region(idx) -> str:
+    """The face region of a bump's anchor landmarks (a key of :data:`OFFSITE_SHIFT_IOD`)."""
+    s = set(idx)
+    if s <= _CHIN_MID:
+        return "chin"
+    if s <= _UPPER_LIP_MID:
+        return "upper_lip_mid"
+    for region, (lo, hi) in {"brow": (17, 26), "eye": (36, 47), "lip": (48, 67), "nose": (27, 35)}.items():
+        if all(lo <= i <= hi for i in s):
+            return region
+    raise ValueError(f"no offsite region for a bump anchored on landmarks {sorted(s)}")
+
+
+def au_bumps(au: int, lm: np.ndarray, side: str | None = None, anchor: str = "table1"
+             ) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
     """Gaussian bumps (centre, unit direction, weight, sigma px) of one AU on the face ``lm``.
-    ``side`` 'L' keeps the subject's left (image right) half only, 'R' the image-left half."""
+    ``side`` 'L' keeps the subject's left (image right) half only, 'R' the image-left half.
+    ``anchor`` 'offsite' moves each bump by its region's :data:`OFFSITE_SHIFT_IOD`."""
+    if anchor not in ("table1", "offsite"):
+        raise ValueError(f"anchor must be 'table1' or 'offsite', got {anchor!r}")
     ff = FaceFrame(lm)
     out = []
     for idx, (o_out, o_down), (d_out, d_up), w, s in AU_BUMPS[au]:
@@ -86,6 +121,9 @@ def au_bumps(au: int, lm: np.ndarray, side: str | None = None) -> list[tuple[np.
         if side == "L" and sd < 0 or side == "R" and sd > 0:
             continue
         c = c + ff.iod * (o_out * sd * ff.ex + o_down * ff.ey)
+        if anchor == "offsite":
+            m_out, m_down = OFFSITE_SHIFT_IOD[anchor_region(idx)]
+            c = c + ff.iod * (m_out * sd * ff.ex + m_down * ff.ey)
         out.append((c, ff.vec(c, d_out, d_up), float(w), float(s) * ff.iod))
     return out
 

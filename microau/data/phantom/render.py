@@ -196,7 +196,7 @@ def render_clip(subject: Subject, plan: ClipPlan, seed: int, settings: PhantomSe
         amps[au] = float(min(st.max_amplitude_px, st.au_amplitude_px[au] * f * fs))
     bumps = []
     for au in plan.aus:
-        bumps.append((au_bumps(au, subject.landmarks, plan.sides.get(au)), amps[au]))
+        bumps.append((au_bumps(au, subject.landmarks, plan.sides.get(au), st.motion_anchor), amps[au]))
     onset_gain = 1 + st.onset_gain_sd * rng.standard_normal()
     flick = 1 + st.flicker_gain_sd * rng.standard_normal()
     flick_grad = tuple(st.flicker_gradient_sd * rng.standard_normal(2))
@@ -247,4 +247,6 @@ def render_clip(subject: Subject, plan: ClipPlan, seed: int, settings: PhantomSe
         "landmarks_onset": np.round(lm_onset, 2).tolist(),
         "iod_px": round(FaceFrame(lm_onset).iod, 3), "base_face": base_faces()[subject.base].name,
     }
+    if st.motion_anchor != "table1":  # recorded only for the control, so default truth files stay as they were
+        truth["motion_anchor"] = st.motion_anchor
     return RenderedClip(onset, apex, truth)

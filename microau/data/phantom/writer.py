@@ -21,11 +21,14 @@ def _cache_root() -> Path:
     return Path(os.environ.get("MICROAU_CACHE") or Path.home() / ".cache" / "microau")
 
 
-def default_phantom_root(like: str, seed: int = 0, n_subjects: int | None = None) -> Path:
-    """``$MICROAU_CACHE/phantom/<like>-seed<seed>-<all|kSubj>`` (default cache ``~/.cache/microau``)."""
+def default_phantom_root(like: str, seed: int = 0, n_subjects: int | None = None,
+                         variant: str | None = None) -> Path:
+    """``$MICROAU_CACHE/phantom/<like>[-<variant>]-seed<seed>-<all|kSubj>`` (default cache
+    ``~/.cache/microau``); ``variant`` names a control set (the registry's ``control_of``)."""
     like = norm_like(like)
     tag = "all" if n_subjects is None else f"{int(n_subjects)}subj"
-    return _cache_root() / "phantom" / f"{like}-seed{int(seed)}-{tag}"
+    name = f"{like}-{variant}" if variant else like
+    return _cache_root() / "phantom" / f"{name}-seed{int(seed)}-{tag}"
 
 
 def _marker_content(like, seed, n_subjects, settings) -> dict:
@@ -152,11 +155,12 @@ def _write_set(out: Path, like, seed, n_subjects, settings, plans, tqdm, progres
 
 
 def ensure_phantom(like: str, seed: int = 0, n_subjects: int | None = None,
-                   progress: bool = False) -> Path:
-    """The default-settings phantom under the cache directory, written on first use (quietly
-    unless ``progress``)."""
-    return write_phantom(like, default_phantom_root(like, seed, n_subjects), seed=seed,
-                         n_subjects=n_subjects, progress=progress)
+                   progress: bool = False, variant: str | None = None,
+                   settings: PhantomSettings | None = None) -> Path:
+    """The phantom under the cache directory, written on first use (quietly unless
+    ``progress``): default settings, or a control ``variant`` with its ``settings``."""
+    return write_phantom(like, default_phantom_root(like, seed, n_subjects, variant), seed=seed,
+                         n_subjects=n_subjects, settings=settings, progress=progress)
 
 
 def read_truth(root) -> list[dict]:
