@@ -12,17 +12,20 @@ Fork hazards, and what is done about each:
   restores it afterwards: each child inherits a single-threaded OpenCV and never touches it.
 * torch's OpenMP threads: a child that ran torch ops after the parent had could dead-lock. The
   tasks sent here use numpy, OpenCV and dlib only; work that needs torch (the learned magnifier)
-  runs in threads instead (``fork_available(torch_free=False)``).
-* Platforms without a safe fork (macOS, Windows): the work runs in this process, one item after
-  the other, with the same results.
+  runs in threads instead (``torch_free=False``).
+* Log records: a child's go back with its result and are handled here, by this process's
+  handlers, so warnings (and pytest's caplog) see them as if the work had run here.
+* Platforms without a safe fork (macOS, Windows), and tasks that run torch: threads instead
+  (OpenCV releases the GIL), with the same results.
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager, nullcontext
 from typing import Callable, Sequence
 
 
@@ -39,6 +42,11 @@ def fork_available(torch_free: bool = True) -> bool:
     return torch_free and sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
 
 
+def uses_processes(workers: int, n_items: int, torch_free: bool = True) -> bool:
+    """Whether :func:`fork_map` runs these items in forked processes (else threads, or here)."""
+    return min(int(workers or 1), n_items) > 1 and fork_available(torch_free)
+
+
 @contextmanager
 def single_threaded_opencv():
     """OpenCV at one thread while children are forked (they inherit it), restored afterwards."""
@@ -53,30 +61,63 @@ def single_threaded_opencv():
         cv2.setNumThreads(before)
 
 
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.NOTSET)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg, record.args = record.getMessage(), None  # picklable whatever the arguments were
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        self.records.append(record)
+
+
+def _run_capturing_logs(task):
+    """Child side: ``fn(x)`` with every log record this process emits collected, not printed."""
+    fn, x = task
+    root = logging.getLogger()
+    collect, saved = _Collect(), root.handlers[:]
+    root.handlers = [collect]
+    try:
+        return fn(x), collect.records
+    finally:
+        root.handlers = saved
+
+
 def fork_map(fn: Callable, items: Sequence, workers: int, on_result: Callable[[int, object], None] | None = None,
              torch_free: bool = True) -> list:
     """``[fn(x) for x in items]``, in that order, computed by up to ``workers`` forked processes.
 
     ``fn`` must be a module-level function and the items picklable. ``on_result(i, result)`` is
-    called as each item finishes (for progress bars). An exception in a task is raised here, as
-    raised there, and the tasks not yet started are cancelled. With one worker, one item, or no
-    safe fork (see :func:`fork_available`), the items run here one after the other."""
+    called as each item finishes (for progress bars), after the log records the task emitted
+    have been handled here. An exception in a task is raised here, as raised there, and the tasks
+    not yet started are cancelled. Where forking is not safe (see :func:`fork_available`) the
+    items run in ``workers`` threads; with one worker or one item, here one after the other."""
     items = list(items)
     results: list = [None] * len(items)
     workers = max(1, min(int(workers or 1), len(items)))
-    if workers == 1 or not fork_available(torch_free):
+    if workers == 1:
         for i, x in enumerate(items):
             results[i] = fn(x)
             if on_result:
                 on_result(i, results[i])
         return results
-    with single_threaded_opencv():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    forked = uses_processes(workers, len(items), torch_free)
+    with single_threaded_opencv() if forked else nullcontext():
+        if forked:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+        else:
+            pool = ThreadPoolExecutor(max_workers=workers)
         try:
-            futures = {pool.submit(fn, x): i for i, x in enumerate(items)}
+            call = _run_capturing_logs if forked else _run_plain
+            futures = {pool.submit(call, (fn, x)): i for i, x in enumerate(items)}
             for fut in as_completed(futures):
                 i = futures[fut]
-                results[i] = fut.result()
+                results[i], records = fut.result()
+                for record in records:
+                    logging.getLogger(record.name).handle(record)
                 if on_result:
                     on_result(i, results[i])
         except BaseException:
@@ -85,3 +126,7 @@ def fork_map(fn: Callable, items: Sequence, workers: int, on_result: Callable[[i
         pool.shutdown(wait=True)
     return results
 
+
+def _run_plain(task):
+    fn, x = task
+    return fn(x), []

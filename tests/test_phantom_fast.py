@@ -124,3 +124,17 @@ def test_fork_map_does_not_hang_after_torch_and_opencv_threads_ran():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["4", "True", "True"]
+
+
+def _warns(x):
+    import logging
+
+    logging.getLogger("microau.test").warning("task %s says %s", x, {"a": object()})
+    return x
+
+
+def test_fork_map_hands_a_childs_log_records_to_this_process(caplog):
+    with caplog.at_level("WARNING", logger="microau"):
+        assert forkpool.fork_map(_warns, [1, 2, 3], 2) == [1, 2, 3]
+    said = sorted(r.getMessage().split(" says")[0] for r in caplog.records if r.name == "microau.test")
+    assert said == ["task 1", "task 2", "task 3"]
