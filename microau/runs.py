@@ -17,7 +17,8 @@ from typing import Iterable
 from .config import Config, make_config
 from .data import registry
 from .paths import repo_root, runs_dir  # noqa: F401 (re-exported: the one default for runs)
-from .train.data import load_train_data
+from .stages import StageClock
+from .train.data import load_train_data, prepare_for
 from .train.loso import RunResult, run_dir_for, run_loso  # noqa: F401 (run_dir_for re-exported)
 from .train.loso import is_finished as run_is_finished
 
@@ -53,17 +54,19 @@ def _label(cfg: Config) -> str:
 
 def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None, *,
                 executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
-                progress: bool = True) -> int:
+                progress: bool = True, stages: StageClock | None = None) -> int:
     """Train every run of ``configs`` that is not finished yet; returns how many were trained.
 
-    The data of each unfinished run is prepared first, once per data set, before any training
+    The clips of each unfinished run are prepared first, once per data set, before any training
     starts (preparation forks worker processes, which is only safe before torch starts threads).
     ``executor='local'`` trains in a pool of ``jobs`` processes (in this process when one run or
     one job); ``'ray'`` sends the runs to a Ray cluster (``ray_address``; None starts a local one).
-    Runs that resolve to the same settings are trained once.
+    Runs that resolve to the same settings are trained once. ``stages`` records how long each
+    data set, the pretraining and the training took.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
+    stages = stages if stages is not None else StageClock()
     where = runs_dir(runs)
     todo: dict[Path, Config] = {}
     for cfg in configs:
@@ -73,32 +76,47 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     if not todo:
         return 0
     t0 = time.perf_counter()
-    data = {}
+    firsts: dict[tuple, Config] = {}
     for cfg in todo.values():
-        key = registry.data_key(cfg)
-        if key not in data:
-            registry.root_for(cfg, progress=progress)  # write a phantom up front, quietly
-            data[key] = load_train_data(cfg, progress=progress)
-    log.info("data of %d set(s) ready in %.0f s; %d run(s) to train", len(data),
+        firsts.setdefault(registry.data_key(cfg), cfg)
+    # every set's clips first (phantoms written, clips prepared by forked workers), then tensors:
+    # nothing torch does has started its threads when the workers are forked
+    prepared = {}
+    for key, cfg in firsts.items():
+        t = time.perf_counter()
+        registry.root_for(cfg, progress=progress)  # write a phantom up front, quietly
+        t_phantom = time.perf_counter() - t
+        prepared[key] = prepare_for(cfg, progress=progress)
+        s = prepared[key].summary()
+        stages.add(f"data {cfg.dataset}", time.perf_counter() - t,
+                   (f"phantom {t_phantom:.1f} s, " if registry.is_phantom(cfg.dataset) else "")
+                   + f"{s['clips']} clips, {s['computed']} prepared now")
+    log.info("data of %d set(s) ready in %.0f s; %d run(s) to train", len(firsts),
              time.perf_counter() - t0, len(todo))
     configs = list(todo.values())
     from .pretrain.checkpoint import PHANTOM_TAG, ensure_backbone
 
     for clip_model in sorted({c.clip_model for c in configs if c.pretrained == PHANTOM_TAG}):
-        ensure_backbone(clip_model, progress=progress)  # once, here, before any worker starts
-    if executor == "ray":
-        from .train.ray_executor import train_runs_ray
+        with stages.stage("pretraining", clip_model):
+            ensure_backbone(clip_model, progress=progress)  # once, here, before any worker starts
+    with stages.stage("LOSO runs", f"{len(configs)} run(s), executor {executor}"):
+        if executor == "ray":
+            from .train.ray_executor import train_runs_ray
 
-        train_runs_ray(configs, where, address=ray_address, progress=progress, label=_label)
-    elif len(configs) == 1 or jobs == 1:
-        for cfg in configs:
-            t = time.perf_counter()
-            run_loso(cfg, runs_dir=where, progress=progress, data=data[registry.data_key(cfg)])
-            log.info("%s trained in %.0f s", _label(cfg), time.perf_counter() - t)
-    else:
-        from .train.pool import train_runs
+            train_runs_ray(configs, where, address=ray_address, progress=progress, label=_label)
+        elif len(configs) == 1 or jobs == 1:
+            data = {}  # tensors only where this process trains (pool workers read the cache)
+            for cfg in configs:
+                key = registry.data_key(cfg)
+                if key not in data:
+                    data[key] = load_train_data(cfg, progress=progress, prepared=prepared[key])
+                t = time.perf_counter()
+                run_loso(cfg, runs_dir=where, progress=progress, data=data[key])
+                log.info("%s trained in %.0f s", _label(cfg), time.perf_counter() - t)
+        else:
+            from .train.pool import train_runs
 
-        train_runs(configs, where, jobs=jobs, progress=progress, label=_label)
+            train_runs(configs, where, jobs=jobs, progress=progress, label=_label)
     return len(configs)
 
 
