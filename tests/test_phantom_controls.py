@@ -163,3 +163,14 @@ def test_control_sets_are_written_in_the_same_layout(monkeypatch, tmp_path, name
             "offsite" if name.endswith("offsite") else "table1")
     record = json.loads((root / "phantom_settings.json").read_text())
     assert record["settings_digest"] == registry.phantom_settings(name).digest() != DEFAULT_DIGEST_V2
+
+
+def test_cli_writes_a_control_set(tmp_path, capsys):
+    from microau.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["phantom", "--like", "samm", "--control", "indep", "--out", str(out), "--subjects", "1",
+                 "--no-progress"]) == 0
+    assert "phantom-samm-indep" in capsys.readouterr().out
+    assert ph.is_complete(out, "samm", 0, 1, registry.phantom_settings("phantom-samm-indep"))
+    assert not ph.is_complete(out, "samm", 0, 1)
