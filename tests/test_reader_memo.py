@@ -1,4 +1,4 @@
-"""A coding sheet is read once per process; a changed sheet or frame tree is read again, so a
+"""A coding sheet is read once per process (microau.data.read_once); a changed sheet or frame tree is read again, so a
 removed frame or a folder swapped for a link is still refused."""
 from __future__ import annotations
 

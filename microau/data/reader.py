@@ -66,51 +66,13 @@ class FrameTree:
         return found
 
 
-# (spec, root, sheet path, its mtime and size, layout, name) -> (folder signature, samples): a
-# sheet is read once per process, and read again when it or a folder on its frames' paths changes
-_READ: dict[tuple, tuple[dict, list[Sample]]] = {}
-
-
-def _tree_signature(root: Path, samples: list[Sample]) -> dict[Path, tuple | None]:
-    """(inode, mode, mtime) of every folder between ``root`` and the samples' frames, links not
-    followed: a frame added, removed or renamed, or a folder swapped for a link or a copy, changes
-    it, so an equal signature means the same frames to choose from and the same paths to check."""
-    out: dict[Path, tuple | None] = {}
-    for s in samples:
-        for path in (Path(s.onset_path), Path(s.apex_path)):
-            folder = path.parent
-            while folder not in out and folder != root and root in folder.parents:
-                try:
-                    st = folder.lstat()
-                    out[folder] = (st.st_ino, st.st_mode, st.st_mtime_ns)
-                except OSError:
-                    out[folder] = None
-                folder = folder.parent
-    return out
-
-
 def read_samples(spec: SheetSpec, root: str | Path, layout: str = "auto",
                  dataset: str = "") -> list[Sample]:
     """Read ``spec``'s coding sheet under ``root`` and check the frames each row needs; Samples
-    sorted by (subject, clip), carrying the name ``dataset``.
-
-    Memoised per process: the same sheet (path, mtime, size) over unchanged frame folders gives
-    the samples of the first read, without reading or logging again."""
+    sorted by (subject, clip), carrying the name ``dataset``."""
     root = check_root(root, spec.what, spec.root_holds)
     sheet = spec.find_sheet(root)
     layout = spec.detect_layout(root, layout)
-    stat = sheet.stat()
-    key = (spec.what, str(root.resolve()), str(sheet.resolve()), stat.st_mtime_ns, stat.st_size,
-           layout, dataset)
-    known = _READ.get(key)
-    if known is not None and _tree_signature(root, known[1]) == known[0]:
-        return list(known[1])
-    samples = _read_samples(spec, root, sheet, layout, dataset)
-    _READ[key] = (_tree_signature(root, samples), samples)
-    return list(samples)
-
-
-def _read_samples(spec: SheetSpec, root: Path, sheet: Path, layout: str, dataset: str) -> list[Sample]:
     rows = read_coding_table(sheet, spec.required, f"{spec.what} sheet")
     tree = FrameTree(root, spec.layout(layout))
     samples, missing, refused = rows_to_samples(rows, sheet_name=sheet.name, dataset=dataset,

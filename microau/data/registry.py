@@ -132,9 +132,9 @@ def sheet_spec(base: str) -> "SheetSpec":
 def read_base(base: str, root: str | Path, layout: str = "auto", dataset: str | None = None
               ) -> list["Sample"]:
     """Samples of a copy of ``base`` under ``root``, named ``dataset`` (``base`` when None)."""
-    from .reader import read_samples
+    from .read_once import read_samples_once
 
-    return read_samples(sheet_spec(base), root, layout=layout, dataset=dataset or base)
+    return read_samples_once(sheet_spec(base), root, layout=layout, dataset=dataset or base)
 
 
 def load_samples(dataset: str, root: str | Path, layout: str = "auto") -> list["Sample"]:

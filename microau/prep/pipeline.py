@@ -487,6 +487,10 @@ def prepare_clip(sample: Sample, settings: PrepSettings = PrepSettings(), cache_
     t = _lap(times, "cache", t)
     if d is not None:
         return _to_clip(sample, d, True, key)
+    return _compute_and_store(sample, settings, path, key, times)
+
+
+def _compute_and_store(sample: Sample, settings: PrepSettings, path: Path, key: str, times: dict | None):
     d = _compute(sample, settings, times)
     t = time.perf_counter()
     _cache.save(path, d)
@@ -520,11 +524,15 @@ def _lookup(sample: Sample, settings: PrepSettings, cache_dir, missing: str = "r
 
 def _prepare_task(task: tuple) -> tuple:
     """One clip for a worker: ('ok', flow image, landmarks, fallback, from cache, seconds per
-    stage) or ('dropped', why)."""
-    sample, settings, cache_dir = task
+    stage) or ('dropped', why). ``task``: (sample, settings, cache folder, and the entry's path
+    and key when the caller looked it up and found none)."""
+    sample, settings, cache_dir, path, key = task
     times: dict[str, float] = {}
     try:
-        c = prepare_clip(sample, settings, cache_dir, times=times)
+        if path is None:
+            c = prepare_clip(sample, settings, cache_dir, times=times)
+        else:
+            c = _compute_and_store(sample, settings, path, key, times)
     except UnreadableFrameError as err:
         if settings.on_unreadable == "drop":
             return ("dropped", str(err))
@@ -554,13 +562,13 @@ def prepare_samples(samples: list[Sample], settings: PrepSettings = PrepSettings
     cdir = str(Path(cache_dir) if cache_dir is not None else _cache.default_cache_dir())
     results: list[tuple | None] = [None] * len(samples)
     bar = tqdm(total=len(samples), desc="prepare", unit="clip", disable=not progress)
-    todo = []
+    todo, tasks = [], []
     for i, s in enumerate(samples):  # the cache first, here: no worker is started for cached clips
-        found = _lookup(s, settings, cdir, missing="none")
-        if found is None or found[2] is None:
+        path, key, d = _lookup(s, settings, cdir, missing="none") or (None, None, None)
+        if d is None:
             todo.append(i)
+            tasks.append((s, settings, cdir, path, key))
             continue
-        d = found[2]
         results[i] = ("ok", d["flow_image"], d["landmarks"], str(d["fallback"]), True, {})
         bar.update(1)
     t_cache = time.perf_counter() - t_start
@@ -571,8 +579,7 @@ def prepare_samples(samples: list[Sample], settings: PrepSettings = PrepSettings
         from microau.prep.faces import _predictor
 
         _predictor()  # loaded once here; the workers inherit it
-    done = fork_map(_prepare_task, [(samples[i], settings, cdir) for i in todo], workers,
-                    on_result=lambda i, r: bar.update(1), torch_free=torch_free)
+    done = fork_map(_prepare_task, tasks, workers, on_result=lambda i, r: bar.update(1), torch_free=torch_free)
     bar.close()
     if forked:  # the workers counted in their own memory
         with _COUNT_LOCK:
@@ -582,6 +589,9 @@ def prepare_samples(samples: list[Sample], settings: PrepSettings = PrepSettings
     n = min(workers, len(todo))
     return _collect(samples, results, settings, t_cache, time.perf_counter() - t_start,
                     f"{n} process{'es' if n > 1 else ''}" if forked else f"{n} thread{'s' if n > 1 else ''}")
+
+
+_SAID: set = set()  # fallback summaries logged by this process
 
 
 def _collect(samples, results, settings: PrepSettings, t_cache: float, wall: float, how: str) -> PreparedSet:
@@ -605,11 +615,13 @@ def _collect(samples, results, settings: PrepSettings, t_cache: float, wall: flo
             seconds[stage] += sec
         if fb:
             fallbacks[s.id] = fb
-    if fallbacks:  # also when they were read from the cache (then not logged per clip again)
+    if fallbacks:  # also when read from the cache (not logged per clip again); once per process
         counts = Counter(r for v in fallbacks.values() for r in v.split("; "))
         shown = ", ".join(sorted(fallbacks)[:8]) + (" ..." if len(fallbacks) > 8 else "")
-        log.warning("%d of %d clips prepared with a fallback: %s (%s)", len(fallbacks), len(kept),
-                    ", ".join(f"{k} x{n}" for k, n in sorted(counts.items())), shown)
+        fact = (len(fallbacks), len(kept), ", ".join(f"{k} x{n}" for k, n in sorted(counts.items())), shown)
+        if fact not in _SAID:
+            _SAID.add(fact)
+            log.warning("%d of %d clips prepared with a fallback: %s (%s)", *fact)
     n_computed = len(kept) - int(sum(cached))
     seconds["wall"] = wall
     if n_computed:
