@@ -53,9 +53,11 @@ def phantom_root(dataset: str, seed: int = PHANTOM_SEED, n_subjects: int | None 
     """The cache folder of a phantom data set (its control's own folder), written on first use."""
     from .phantom import ensure_phantom
 
-    settings = phantom_settings(dataset)
+    control = control_of(check(dataset))
+    if not control:  # the plain phantom: default settings, the folder it always had
+        return Path(ensure_phantom(base_dataset(dataset), seed=seed, n_subjects=n_subjects, progress=progress))
     return Path(ensure_phantom(base_dataset(dataset), seed=seed, n_subjects=n_subjects, progress=progress,
-                               variant=control_of(dataset), settings=settings))
+                               variant=control, settings=phantom_settings(dataset)))
 
 
 def check(dataset: str) -> str:

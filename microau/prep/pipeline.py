@@ -484,7 +484,7 @@ def prepare_clip(sample: Sample, settings: PrepSettings = PrepSettings(), cache_
         return _to_clip(sample, _compute(sample, settings, times), False, "")
     t = time.perf_counter()
     path, key, d = _lookup(sample, settings, cache_dir, missing="raise")
-    t = _lap(times, "cache", t)
+    _lap(times, "cache", t)
     if d is not None:
         return _to_clip(sample, d, True, key)
     return _compute_and_store(sample, settings, path, key, times)
