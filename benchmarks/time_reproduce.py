@@ -7,8 +7,9 @@ The command runs with ``MICROAU_CACHE`` and the runs directory pointed at new em
 pays for everything a first call pays for: writing the phantom, preparing the flow images,
 training every LOSO run, executing every notebook and building the book. Only the Python
 environment is assumed installed. The executed notebooks and the built book land in this
-checkout's ``book/`` as usual. The script prints the command's own phase lines, the total wall
-time, and the machine's load before and after (figures taken on a busy machine are slower).
+checkout's ``book/`` as usual. The script prints the command's own phase lines and its table of
+stages (data per set, pretraining, LOSO runs, notebooks, book), the total wall time, and the
+machine's load before and after (figures taken on a busy machine are slower).
 """
 from __future__ import annotations
 
@@ -31,6 +32,18 @@ def _load() -> str:
         return " ".join(Path("/proc/loadavg").read_text().split()[:3])
     except OSError:
         return "n/a"
+
+
+def _stage_table(output: str) -> list[str]:
+    """The table of stages ``microau reproduce`` prints at its end (title line to 'total')."""
+    from microau.stages import TABLE_TITLE
+
+    lines = output.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == TABLE_TITLE), None)
+    if start is None:
+        return []
+    end = next((i for i in range(start, len(lines)) if lines[i].split()[:1] == ["total"]), len(lines) - 1)
+    return lines[start:end + 1]
 
 
 def main() -> None:
@@ -63,6 +76,7 @@ def main() -> None:
         sys.exit(f"microau reproduce failed (exit {proc.returncode}); last lines of {log_path}:\n{output[-3000:]}")
 
     phase_lines = [ln.strip() for ln in output.splitlines() if any(k in ln for k in PHASES)]
+    stage_table = _stage_table(output)
     nb_lines = [ln.rstrip() for ln in output.splitlines() if "-> book/reproduction/" in ln]
     cpu = platform.processor() or platform.machine()
     lines = [f"microau reproduce --profile {args.profile}, fresh caches, {os.cpu_count()} CPU core(s) ({cpu})",
@@ -71,6 +85,7 @@ def main() -> None:
              "  phases, as the command printed them:"]
     lines += [f"    {ln}" for ln in phase_lines]
     lines += ["  notebooks (executed after training, reading the runs back):"] + [f"  {ln}" for ln in nb_lines]
+    lines += [f"  {ln}" for ln in stage_table] or ["  (the command printed no table of stages)"]
     text = "\n".join(lines)
     print(text)
     if args.save:

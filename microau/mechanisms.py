@@ -52,14 +52,16 @@ PEAK_SHARE = 0.85
 
 
 def au_motion_magnitude(au: int, landmarks: np.ndarray, image_size: int, side: str | None = None,
-                        sigma_scale: float = 1.0) -> np.ndarray:
+                        sigma_scale: float = 1.0, anchor: str = "table1") -> np.ndarray:
     """|displacement| [S, S] of one AU's phantom motion field (peak weight 1) on an image whose
     68 landmarks are ``landmarks`` [68, 2] (x, y pixels). The bumps are anchored on the landmarks
-    and scale with the eye distance, so the field follows the face through the crop and resize."""
+    and scale with the eye distance, so the field follows the face through the crop and resize.
+    ``anchor``: 'offsite' for the control phantom whose motion is moved off Table I's landmarks."""
     from .data.phantom import au_bumps, displacement
 
     ys, xs = np.mgrid[0:image_size, 0:image_size].astype(np.float32)
-    dx, dy = displacement(xs, ys, au_bumps(au, np.asarray(landmarks, np.float64), side), 1.0, sigma_scale)
+    bumps = au_bumps(au, np.asarray(landmarks, np.float64), side, anchor)
+    dx, dy = displacement(xs, ys, bumps, 1.0, sigma_scale)
     return np.hypot(dx, dy)
 
 
@@ -73,10 +75,10 @@ def _pixel_tokens(image_size: int, grid: tuple[int, int]) -> np.ndarray:
 
 def moving_tokens(au: int, landmarks: np.ndarray, image_size: int, grid: tuple[int, int],
                   side: str | None = None, threshold: float = MOVING_THRESHOLD,
-                  sigma_scale: float = 1.0) -> np.ndarray:
+                  sigma_scale: float = 1.0, anchor: str = "table1") -> np.ndarray:
     """Bool [h*w]: the patch tokens (Eq. 1) holding a pixel where the AU's motion is at least
     ``threshold`` of its peak."""
-    mag = au_motion_magnitude(au, landmarks, image_size, side, sigma_scale)
+    mag = au_motion_magnitude(au, landmarks, image_size, side, sigma_scale, anchor)
     covered = np.zeros(grid[0] * grid[1], dtype=bool)
     peak = float(mag.max())
     if peak <= 0:
@@ -86,11 +88,11 @@ def moving_tokens(au: int, landmarks: np.ndarray, image_size: int, grid: tuple[i
 
 
 def token_motion(au: int, landmarks: np.ndarray, image_size: int, grid: tuple[int, int],
-                 side: str | None = None, sigma_scale: float = 1.0) -> np.ndarray:
+                 side: str | None = None, sigma_scale: float = 1.0, anchor: str = "table1") -> np.ndarray:
     """Float [h*w]: the AU's mean motion magnitude over each token's pixels, relative to the
     AU's peak (0 where it does not move). Finer than :func:`moving_tokens` when every Table I
     token of an AU lies in its moving area, as it mostly does on a 7 x 7 grid."""
-    mag = au_motion_magnitude(au, landmarks, image_size, side, sigma_scale)
+    mag = au_motion_magnitude(au, landmarks, image_size, side, sigma_scale, anchor)
     peak = float(mag.max())
     n_tokens = grid[0] * grid[1]
     if peak <= 0:
@@ -110,16 +112,17 @@ def truth_moving_tokens(truth: Sequence[dict], ids: Sequence[str], landmarks: np
                         sigma_scale: float = 1.0) -> np.ndarray:
     """Bool [M, N, h*w]: for each clip and AU, the tokens that AU's motion covers in that clip
     (all False where the AU does not move in the clip). ``landmarks`` [M, 68, 2] are the prepared
-    landmarks in flow-image pixels, ``ids`` the clips' ids in the same order."""
-    return _per_clip(truth, ids, aus, lambda i, au, side: moving_tokens(
-        au, landmarks[i], image_size, grid, side, threshold, sigma_scale), grid, bool)
+    landmarks in flow-image pixels, ``ids`` the clips' ids in the same order. Each clip's motion
+    is placed as its phantom placed it (its truth record's ``motion_anchor``)."""
+    return _per_clip(truth, ids, aus, lambda i, au, side, anchor: moving_tokens(
+        au, landmarks[i], image_size, grid, side, threshold, sigma_scale, anchor), grid, bool)
 
 
 def truth_token_motion(truth: Sequence[dict], ids: Sequence[str], landmarks: np.ndarray, aus: Sequence[int],
                        image_size: int, grid: tuple[int, int], sigma_scale: float = 1.0) -> np.ndarray:
     """Float [M, N, h*w]: :func:`token_motion` of each AU that moves in each clip (0 elsewhere)."""
-    return _per_clip(truth, ids, aus, lambda i, au, side: token_motion(
-        au, landmarks[i], image_size, grid, side, sigma_scale), grid, float)
+    return _per_clip(truth, ids, aus, lambda i, au, side, anchor: token_motion(
+        au, landmarks[i], image_size, grid, side, sigma_scale, anchor), grid, float)
 
 
 def _per_clip(truth, ids, aus, compute, grid, dtype) -> np.ndarray:
@@ -134,7 +137,7 @@ def _per_clip(truth, ids, aus, compute, grid, dtype) -> np.ndarray:
         moving = set(int(a) for a in t["aus"])
         for n, au in enumerate(aus):
             if au in moving:
-                out[i, n] = compute(i, au, t["sides"].get(str(au)))
+                out[i, n] = compute(i, au, t["sides"].get(str(au)), t.get("motion_anchor", "table1"))
     return out
 
 
@@ -468,18 +471,23 @@ def ground_truth_for_run(result, threshold: float = MOVING_THRESHOLD) -> RunGrou
     from .report import token_grid
     from .train.data import load_train_data
 
-    from .data.registry import is_phantom, root_for
+    from .data.registry import is_phantom, phantom_settings, root_for
 
     cfg = result.config
     if not is_phantom(cfg.dataset):
         raise ValueError(f"{cfg.dataset!r} has no ground truth: the mechanism checks need a phantom data set "
-                         "(phantom-casme2 or phantom-samm)")
+                         "(phantom-casme2, phantom-samm or one of their controls)")
     data = load_train_data(cfg, progress=False)
     run_ids = list(dict.fromkeys(result.predictions["id"]))
     if run_ids != list(data.ids):
         raise ValueError(f"the run at {result.run_dir} was computed on other clips than the data its config "
                          "loads now (clip ids differ); train it again")
     truth = read_truth(root_for(cfg))
+    anchors = {t.get("motion_anchor", "table1") for t in truth}
+    if anchors != {phantom_settings(cfg.dataset).motion_anchor}:
+        raise ValueError(f"the phantom read for {cfg.dataset!r} places its motion as {sorted(anchors)}, not as "
+                         f"{cfg.dataset!r} does ({phantom_settings(cfg.dataset).motion_anchor!r}); "
+                         "check the run's data_root")
     grid = token_grid(cfg)
     size = int(data.images.shape[-1])
     landmarks = data.landmarks.cpu().numpy()

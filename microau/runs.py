@@ -17,7 +17,8 @@ from typing import Iterable
 from .config import Config, make_config
 from .data import registry
 from .paths import repo_root, runs_dir  # noqa: F401 (re-exported: the one default for runs)
-from .train.data import load_train_data
+from .stages import StageClock
+from .train.data import load_train_data, prepare_for
 from .train.group import group_configs, train_run_group
 from .train.loso import RunResult, run_dir_for, run_loso  # noqa: F401 (run_dir_for re-exported)
 from .train.loso import is_finished as run_is_finished
@@ -54,20 +55,30 @@ def _label(cfg: Config) -> str:
 
 def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None, *,
                 executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
-                progress: bool = True) -> int:
+                progress: bool = True, stages: StageClock | None = None) -> int:
     """Train every run of ``configs`` that is not finished yet; returns how many were trained.
 
-    The data of each unfinished run is prepared first, once per data set, before any training
+    The clips of each unfinished run are prepared first, once per data set, before any training
     starts (preparation forks worker processes, which is only safe before torch starts threads).
     ``executor='local'`` trains in a pool of ``jobs`` processes (in this process when one run or
     one job); ``'ray'`` sends the runs to a Ray cluster (``ray_address``; None starts a local one).
     Runs that resolve to the same settings are trained once. Runs that differ only by seed and
-    backbone (``cfg.pretrained``) train together as one stack (``microau.train.group``), one task
-    of an executor; a run alone is trained by ``run_loso``.
+    backbone (``cfg.pretrained``, ``cfg.backbone_seed``) train together as one stack
+    (``microau.train.group``), one task of an executor; a run alone is trained by ``run_loso``.
+    ``stages`` records how long each data set, the pretraining and the training took.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
+    stages = stages if stages is not None else StageClock()
     where = runs_dir(runs)
+    configs = list(configs)
+    for cfg in {registry.data_key(c): c for c in configs}.values():  # a run's key needs its sheet
+        if registry.is_phantom(cfg.dataset):
+            t = time.perf_counter()
+            registry.root_for(cfg, progress=progress)  # written here on first use
+            dt = time.perf_counter() - t
+            if dt > 0.5:  # not just found in the cache
+                stages.add(f"data {cfg.dataset}", dt, f"phantom written in {dt:.1f} s")
     todo: dict[Path, Config] = {}
     for cfg in configs:
         d = run_dir_for(cfg, where)
@@ -76,15 +87,21 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     if not todo:
         return 0
     t0 = time.perf_counter()
-    data = {}
+    firsts: dict[tuple, Config] = {}
     for cfg in todo.values():
-        key = registry.data_key(cfg)
-        if key not in data:
-            registry.root_for(cfg, progress=progress)  # write a phantom up front, quietly
-            data[key] = load_train_data(cfg, progress=progress)
-    log.info("data of %d set(s) ready in %.0f s; %d run(s) to train", len(data),
+        firsts.setdefault(registry.data_key(cfg), cfg)
+    # every set's clips first (phantoms written, clips prepared by forked workers), then tensors:
+    # nothing torch does has started its threads when the workers are forked
+    prepared = {}
+    for key, cfg in firsts.items():
+        t = time.perf_counter()
+        prepared[key] = prepare_for(cfg, progress=progress)
+        s = prepared[key].summary()
+        stages.add(f"data {cfg.dataset}", time.perf_counter() - t,
+                   f"{s['clips']} clips prepared in {time.perf_counter() - t:.1f} s ({s['computed']} computed)")
+    log.info("data of %d set(s) ready in %.0f s; %d run(s) to train", len(firsts),
              time.perf_counter() - t0, len(todo))
-    configs = list(todo.values())
+    configs = list(todo.values())  # one per run directory
     from .pretrain.checkpoint import PHANTOM_TAG, ensure_backbones
 
     draws: dict[str, set[int]] = {}
@@ -93,23 +110,29 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
             draws.setdefault(c.clip_model, set()).add(c.backbone_seed)
     for clip_model, seeds in sorted(draws.items()):
         # once, here, before any worker starts; the missing draws pretrained together (stacked)
-        ensure_backbones(clip_model, sorted(seeds), progress=progress)
-    if executor == "ray":
-        from .train.ray_executor import train_runs_ray
+        with stages.stage("pretraining", f"{clip_model}, draw(s) {sorted(seeds)}"):
+            ensure_backbones(clip_model, sorted(seeds), progress=progress)
+    with stages.stage("LOSO runs", f"{len(configs)} run(s), executor {executor}"):
+        if executor == "ray":
+            from .train.ray_executor import train_runs_ray
 
-        train_runs_ray(configs, where, address=ray_address, progress=progress, label=_label)
-    elif len(group_configs(configs)) == 1 or jobs == 1:
-        for group in group_configs(configs):
-            t = time.perf_counter()
-            if len(group) == 1:
-                run_loso(group[0], runs_dir=where, progress=progress, data=data[registry.data_key(group[0])])
-            else:
-                train_run_group(group, where, data=data[registry.data_key(group[0])], progress=progress)
-            log.info("%s trained in %.0f s", ", ".join(_label(c) for c in group), time.perf_counter() - t)
-    else:
-        from .train.pool import train_runs
+            train_runs_ray(configs, where, address=ray_address, progress=progress, label=_label)
+        elif len(group_configs(configs)) == 1 or jobs == 1:
+            data = {}  # tensors only where this process trains (pool workers read the cache)
+            for group in group_configs(configs):
+                key = registry.data_key(group[0])
+                if key not in data:
+                    data[key] = load_train_data(group[0], progress=progress, prepared=prepared[key])
+                t = time.perf_counter()
+                if len(group) == 1:
+                    run_loso(group[0], runs_dir=where, progress=progress, data=data[key])
+                else:
+                    train_run_group(group, where, data=data[key], progress=progress)
+                log.info("%s trained in %.0f s", ", ".join(_label(c) for c in group), time.perf_counter() - t)
+        else:
+            from .train.pool import train_runs
 
-        train_runs(configs, where, jobs=jobs, progress=progress, label=_label)
+            train_runs(configs, where, jobs=jobs, progress=progress, label=_label)
     return len(configs)
 
 

@@ -17,6 +17,48 @@ DATASETS: tuple[str, ...] = (*BASE_DATASETS, *PHANTOMS)
 DEFAULT_DATASETS: tuple[str, ...] = PHANTOMS  # what the book and the commands use without --root
 PHANTOM_SEED = 0  # the phantom every run and page uses
 
+# Testbed controls (issue 22): phantoms without the structure one mechanism relies on, named
+# '<phantom>-<control>' and written by the same writer in the same layout. 'indep': each selected
+# AU's labels permuted across clips on their own (same per-AU counts, no co-occurrence; for GDA).
+# 'offsite': every AU's motion moved off the Table I landmarks (for PTA).
+CONTROLS: dict[str, dict] = {
+    "indep": {"label_structure": "independent"},
+    "offsite": {"motion_anchor": "offsite"},
+}
+CONTROL_BASES: tuple[str, ...] = ("casme2", "samm")
+CONTROL_PHANTOMS: tuple[str, ...] = tuple(
+    f"{PHANTOM_PREFIX}{b}-{c}" for b in CONTROL_BASES for c in CONTROLS)
+DATASETS = (*DATASETS, *CONTROL_PHANTOMS)
+
+
+def control_of(dataset: str) -> str | None:
+    """The control a phantom name asks for ('indep', 'offsite'), or None (a plain phantom or a
+    licensed set)."""
+    if dataset in CONTROL_PHANTOMS:
+        return dataset.rsplit("-", 1)[1]
+    return None
+
+
+def phantom_settings(dataset: str):
+    """The PhantomSettings a phantom data set is written with (the default for a plain phantom)."""
+    from .phantom import PhantomSettings
+
+    if not is_phantom(check(dataset)):
+        raise ValueError(f"{dataset!r} is not a phantom data set")
+    return PhantomSettings(**CONTROLS.get(control_of(dataset) or "", {}))
+
+
+def phantom_root(dataset: str, seed: int = PHANTOM_SEED, n_subjects: int | None = None,
+                 progress: bool = False) -> Path:
+    """The cache folder of a phantom data set (its control's own folder), written on first use."""
+    from .phantom import ensure_phantom
+
+    control = control_of(check(dataset))
+    if not control:  # the plain phantom: default settings, the folder it always had
+        return Path(ensure_phantom(base_dataset(dataset), seed=seed, n_subjects=n_subjects, progress=progress))
+    return Path(ensure_phantom(base_dataset(dataset), seed=seed, n_subjects=n_subjects, progress=progress,
+                               variant=control, settings=phantom_settings(dataset)))
+
 
 def check(dataset: str) -> str:
     """The name itself, or a ValueError that lists the known names."""
@@ -26,12 +68,16 @@ def check(dataset: str) -> str:
 
 
 def is_phantom(dataset: str) -> bool:
-    """True for the simulated copies ('phantom-casme2', 'phantom-samm')."""
+    """True for the simulated copies ('phantom-casme2', 'phantom-samm', their controls)."""
     return dataset.startswith(PHANTOM_PREFIX)
 
 
 def base_dataset(dataset: str) -> str:
-    """'phantom-samm' -> 'samm', 'casme2' -> 'casme2': the real set a name is, or imitates."""
+    """'phantom-samm' -> 'samm', 'phantom-casme2-indep' -> 'casme2', 'casme2' -> 'casme2': the
+    real set a name is, or imitates."""
+    control = control_of(dataset)
+    if control:
+        dataset = dataset.removesuffix(f"-{control}")
     return dataset.removeprefix(PHANTOM_PREFIX)
 
 
@@ -55,10 +101,7 @@ def root_for_name(dataset: str, data_root: str | Path | None = None, n_subjects:
     if data_root:
         return Path(data_root)
     if is_phantom(dataset):
-        from .phantom import ensure_phantom
-
-        return Path(ensure_phantom(base_dataset(dataset), seed=PHANTOM_SEED, n_subjects=n_subjects,
-                                   progress=progress))
+        return phantom_root(dataset, n_subjects=n_subjects, progress=progress)
     raise FileNotFoundError(
         f"dataset {dataset!r} is licensed data: give the folder of your copy, which holds its coding "
         f"sheet and frames (--root {dataset}=/data/{dataset.upper()} on the command line, or "
@@ -91,9 +134,9 @@ def sheet_spec(base: str) -> "SheetSpec":
 def read_base(base: str, root: str | Path, layout: str = "auto", dataset: str | None = None
               ) -> list["Sample"]:
     """Samples of a copy of ``base`` under ``root``, named ``dataset`` (``base`` when None)."""
-    from .reader import read_samples
+    from .read_once import read_samples_once
 
-    return read_samples(sheet_spec(base), root, layout=layout, dataset=dataset or base)
+    return read_samples_once(sheet_spec(base), root, layout=layout, dataset=dataset or base)
 
 
 def load_samples(dataset: str, root: str | Path, layout: str = "auto") -> list["Sample"]:

@@ -1,6 +1,6 @@
 """``microau phantom`` and ``microau prepare``.
 
-    microau phantom --like casme2 --out DIR [--seed S] [--subjects K]
+    microau phantom --like casme2 --out DIR [--seed S] [--subjects K] [--control indep|offsite]
     microau prepare --dataset phantom-casme2 [--root DIR] [--cache DIR] [--workers N] [--magnify linear]
 """
 from __future__ import annotations
@@ -10,13 +10,15 @@ import time
 
 
 def _phantom(args: argparse.Namespace) -> int:
+    from microau.data import registry
     from microau.data.phantom import default_phantom_root, write_phantom
 
-    out = args.out or default_phantom_root(args.like, args.seed, args.subjects)
+    name = registry.phantom_of(args.like) + (f"-{args.control}" if args.control else "")
+    out = args.out or default_phantom_root(args.like, args.seed, args.subjects, args.control)
     t0 = time.perf_counter()
     root = write_phantom(args.like, out, seed=args.seed, n_subjects=args.subjects,
-                         progress=not args.no_progress)
-    print(f"phantom-{args.like} (seed {args.seed}, subjects {args.subjects or 'all'}) in {root} "
+                         settings=registry.phantom_settings(registry.check(name)), progress=not args.no_progress)
+    print(f"{name} (seed {args.seed}, subjects {args.subjects or 'all'}) in {root} "
           f"[{time.perf_counter() - t0:.1f} s]")
     return 0
 
@@ -29,10 +31,8 @@ def _prepare(args: argparse.Namespace) -> int:
     if root is None:
         if not registry.is_phantom(args.dataset):
             raise ValueError(f"--root is required for {args.dataset} (the folder holding its coding sheet)")
-        from microau.data.phantom import ensure_phantom
-
-        root = ensure_phantom(registry.base_dataset(args.dataset), seed=args.seed,
-                              n_subjects=args.subjects, progress=not args.no_progress)
+        root = registry.phantom_root(args.dataset, seed=args.seed, n_subjects=args.subjects,
+                                     progress=not args.no_progress)
     samples = registry.load_samples(args.dataset, root)
     settings = PrepSettings(magnify=args.magnify, learned_checkpoint=args.checkpoint)
     t0 = time.perf_counter()
@@ -58,7 +58,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from microau.data.registry import BASE_DATASETS, DATASETS
+    from microau.data.registry import BASE_DATASETS, CONTROLS, DATASETS
     from microau.prep.pipeline import default_workers
 
     ph = subparsers.add_parser(
@@ -70,6 +70,9 @@ def register(subparsers) -> None:
     ph.add_argument("--out", default=None,
                     help="output folder: new, empty, or a phantom's own (default: the cache folder); "
                          "a folder holding anything else is refused")
+    ph.add_argument("--control", default=None, choices=sorted(CONTROLS),
+                    help="a testbed control: 'indep' (AU labels without co-occurrence) or 'offsite' "
+                         "(motion moved off the Table I landmarks)")
     ph.add_argument("--seed", type=int, default=0)
     ph.add_argument("--subjects", type=int, default=None, help="keep the first K subjects")
     ph.add_argument("--no-progress", action="store_true")

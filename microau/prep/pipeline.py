@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,9 +51,20 @@ FALLBACK_FACE_FROM_APEX = "face_from_apex"
 FALLBACK_NO_FACE = "no_face_centre_crop"
 FALLBACK_APEX_RESIZED = "apex_resized"
 
-# how many clips this process computed (not read from the cache); for tests and reports
+# how many clips this process computed (not read from the cache; clips computed by the worker
+# processes it forked are added when their results arrive); for tests and reports
 COMPUTE_COUNT = 0
 _COUNT_LOCK = threading.Lock()
+# the stages a clip's preparation is timed by (PreparedSet.seconds; 'cache': reading and writing entries)
+STAGES = ("read", "detect", "crop", "magnify", "tvl1", "landmarks", "cache")
+
+
+def _lap(times: dict | None, stage: str, t0: float) -> float:
+    """Add the time since ``t0`` to ``times[stage]`` (when timing); the time now."""
+    now = time.perf_counter()
+    if times is not None:
+        times[stage] = times.get(stage, 0.0) + now - t0
+    return now
 
 
 class UnreadableFrameError(FileNotFoundError):
@@ -66,6 +77,9 @@ class DamagedFrameError(UnreadableFrameError):
     def __init__(self, message: str, reason: str = ""):
         super().__init__(message)
         self.reason = reason
+
+    def __reduce__(self):  # the reason survives the trip from a worker process
+        return type(self), (str(self), self.reason)
 
 
 class NoFaceError(ValueError):
@@ -161,6 +175,7 @@ class PreparedSet:
     settings: PrepSettings
     from_cache: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # bool [M]
     dropped: dict[str, str] = field(default_factory=dict)  # clip id -> why (on_unreadable='drop')
+    seconds: dict[str, float] = field(default_factory=dict)  # stage -> seconds summed over clips; 'wall'
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -300,12 +315,14 @@ def crop_for_box(box, st: PrepSettings) -> tuple[int, int, int]:
     return int(round(cx - s / 2)), int(round(cy - s / 2)), s
 
 
-def _compute(sample: Sample, st: PrepSettings) -> dict:
-    """All arrays of one clip (no cache)."""
+def _compute(sample: Sample, st: PrepSettings, times: dict | None = None) -> dict:
+    """All arrays of one clip (no cache); ``times`` collects seconds per stage."""
     cid = sample.id
+    t = time.perf_counter()
     onset = read_frame(sample.onset_path, cid)
     apex = read_frame(sample.apex_path, cid)
-    return _compute_frames(onset, apex, st, cid)
+    _lap(times, "read", t)
+    return _compute_frames(onset, apex, st, cid, times=times)
 
 
 def _no_face(label: str, img: np.ndarray) -> NoFaceError:
@@ -317,8 +334,10 @@ def _no_face(label: str, img: np.ndarray) -> NoFaceError:
 
 
 def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: str = "",
-                    strict: bool = False, labels: tuple[str, str] = ("onset frame", "apex frame")) -> dict:
-    """All arrays of one clip from its RGB frames (no cache). ``strict``: raise instead of falling back."""
+                    strict: bool = False, labels: tuple[str, str] = ("onset frame", "apex frame"),
+                    times: dict | None = None) -> dict:
+    """All arrays of one clip from its RGB frames (no cache). ``strict``: raise instead of falling
+    back. ``times`` collects seconds per stage (:data:`STAGES`)."""
     global COMPUTE_COUNT
     import cv2
 
@@ -336,6 +355,7 @@ def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: 
                 "crop fits both; give two frames of one video, or resize one to the other's size")
         apex = cv2.resize(apex, (onset.shape[1], onset.shape[0]), interpolation=cv2.INTER_AREA)
         reasons.append(FALLBACK_APEX_RESIZED)
+    t = time.perf_counter()
     box = faces.detect_face(onset, max_side=st.detect_max_side)
     if strict:  # the crop comes from the onset's face box, as in training; the apex must show one too
         if box is None:
@@ -355,12 +375,17 @@ def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: 
         box = faces.FaceBox(cx - bs / 2, cy - bs / 2, cx + bs / 2, cy + bs / 2, float("nan"))
         template = True
         reasons.append(FALLBACK_NO_FACE)
+    t = _lap(times, "detect", t)
     x0, y0, side = crop_for_box(box, st)
     n = st.size
     on_c = crop_square(onset, x0, y0, side, n)
     ap_c = crop_square(apex, x0, y0, side, n)
+    t = _lap(times, "crop", t)
     mag_c = magnify(on_c, ap_c, st.magnify, st.magnify_factor, st.magnify_blur_sigma, st.learned_checkpoint)
+    t = _lap(times, "magnify", t)
     flow = tvl1_flow(on_c, mag_c, **st.tvl1())
+    flow_image = flow_to_image(flow, st.flow_scale)
+    t = _lap(times, "tvl1", t)
     s = n / side
     cbox = box.scaled(s, -x0 * s, -y0 * s)
     if template:
@@ -369,6 +394,7 @@ def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: 
         target = {"magnified": mag_c, "apex": ap_c, "onset": on_c}[st.landmarks_on]
         lm = faces.predict_landmarks(target, cbox)
     lm = np.clip(lm, 0, n - 1).astype(np.float32)
+    _lap(times, "landmarks", t)
     with _COUNT_LOCK:
         COMPUTE_COUNT += 1
     fallback = "; ".join(reasons)
@@ -376,7 +402,7 @@ def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: 
         log.warning("clip %s: preparation fallback: %s", cid or "(frames in memory)", fallback)
     return {
         "onset": on_c, "apex": ap_c, "magnified": mag_c, "flow": flow.astype(np.float16),
-        "flow_image": flow_to_image(flow, st.flow_scale), "landmarks": lm,
+        "flow_image": flow_image, "landmarks": lm,
         "crop_box": np.array([x0, y0, side], np.float64), "face_box": np.array(box.as_tuple(), np.float64),
         "fallback": np.array(fallback),
     }
@@ -451,101 +477,169 @@ def prepare_frames(onset: np.ndarray, apex: np.ndarray, settings: PrepSettings =
 
 
 def prepare_clip(sample: Sample, settings: PrepSettings = PrepSettings(), cache_dir=None,
-                 use_cache: bool = True) -> PreparedClip:
-    """Prepare one clip, reading / writing its cache entry (``use_cache=False``: compute only)."""
+                 use_cache: bool = True, times: dict | None = None) -> PreparedClip:
+    """Prepare one clip, reading / writing its cache entry (``use_cache=False``: compute only).
+    ``times`` collects seconds per stage (:data:`STAGES`)."""
     if not use_cache:
-        return _to_clip(sample, _compute(sample, settings), False, "")
+        return _to_clip(sample, _compute(sample, settings, times), False, "")
+    t = time.perf_counter()
+    path, key, d = _lookup(sample, settings, cache_dir, missing="raise")
+    _lap(times, "cache", t)
+    if d is not None:
+        return _to_clip(sample, d, True, key)
+    return _compute_and_store(sample, settings, path, key, times)
+
+
+def _compute_and_store(sample: Sample, settings: PrepSettings, path: Path, key: str, times: dict | None):
+    d = _compute(sample, settings, times)
+    t = time.perf_counter()
+    _cache.save(path, d)
+    _lap(times, "cache", t)
+    return _to_clip(sample, d, False, key)
+
+
+def _lookup(sample: Sample, settings: PrepSettings, cache_dir, missing: str = "raise"):
+    """(entry path, key, arrays or None) of a clip's cache entry; a damaged entry is reported and
+    given as None. A missing frame file raises UnreadableFrameError (``missing='none'``: the
+    whole result is None, for the caller to compute the clip and meet the error there)."""
     cdir = Path(cache_dir) if cache_dir is not None else _cache.default_cache_dir()
     for p in (sample.onset_path, sample.apex_path):
         if not Path(p).is_file():
+            if missing == "none":
+                return None
             raise UnreadableFrameError(f"frame file not found: {p} (clip {sample.id})")
     key = _cache.clip_key(settings.to_json(), [Path(sample.onset_path), Path(sample.apex_path)],
                           _extra_key(settings))
     path = _cache.cache_path(cdir, sample.dataset, sample.id, key)
     d = _cache.load(path, set(ENTRY_ARRAYS))
-    if d is not None and _entry_problem(d, settings) is None:
-        return _to_clip(sample, d, True, key)
-    if d is not None:
+    if d is not None and _entry_problem(d, settings) is not None:
         log.warning("preparation cache entry %s is damaged (%s); computing the clip again",
                     path, _entry_problem(d, settings))
-    d = _compute(sample, settings)
-    _cache.save(path, d)
-    return _to_clip(sample, d, False, key)
+        d = None
+    return path, key, d
 
 
 # --------------------------------------------------------------------------- many clips
 
 
-def _prepare_task(sample: Sample, settings: PrepSettings, cache_dir: str) -> tuple:
+def _prepare_task(task: tuple) -> tuple:
+    """One clip for a worker: ('ok', flow image, landmarks, fallback, from cache, seconds per
+    stage) or ('dropped', why). ``task``: (sample, settings, cache folder, and the entry's path
+    and key when the caller looked it up and found none)."""
+    sample, settings, cache_dir, path, key = task
+    times: dict[str, float] = {}
     try:
-        c = prepare_clip(sample, settings, cache_dir)
+        if path is None:
+            c = prepare_clip(sample, settings, cache_dir, times=times)
+        else:
+            c = _compute_and_store(sample, settings, path, key, times)
     except UnreadableFrameError as err:
         if settings.on_unreadable == "drop":
             return ("dropped", str(err))
         raise
-    return ("ok", c.flow_image, c.landmarks, c.fallback, c.from_cache)
+    return ("ok", c.flow_image, c.landmarks, c.fallback, c.from_cache, times)
 
 
 def prepare_samples(samples: list[Sample], settings: PrepSettings = PrepSettings(), cache_dir=None,
-                    workers: int = 1, progress: bool = True) -> PreparedSet:
-    """Prepare every clip (cached per clip), ``workers`` clips at a time (threads).
+                    workers: int | None = None, progress: bool = True) -> PreparedSet:
+    """Prepare every clip (cached per clip); returns a :class:`PreparedSet` in the order of
+    ``samples`` (less dropped clips, if any), with the seconds each stage took.
 
-    Returns a :class:`PreparedSet` in the order of ``samples`` (less dropped clips, if any)."""
+    Clips already in the cache are read here; the others are computed by ``workers`` forked
+    processes (default: one per core, :func:`default_workers`; see :mod:`microau.forkpool`), or
+    by threads where processes are not safe (the learned magnifier runs torch)."""
     from tqdm.auto import tqdm
 
+    from microau.forkpool import fork_map, uses_processes
+
+    global COMPUTE_COUNT
     samples = list(samples)
     if settings.magnify == "learned":  # fail before any work, and load the weights once
         from microau.prep.magnify import learned_magnifier
 
         learned_magnifier(settings.learned_checkpoint)
+    t_start = time.perf_counter()
     cdir = str(Path(cache_dir) if cache_dir is not None else _cache.default_cache_dir())
     results: list[tuple | None] = [None] * len(samples)
     bar = tqdm(total=len(samples), desc="prepare", unit="clip", disable=not progress)
-    workers = max(1, int(workers or 1))
-    if workers == 1 or len(samples) <= 1:
-        for i, s in enumerate(samples):
-            results[i] = _prepare_task(s, settings, cdir)
-            bar.update(1)
-    else:
-        # Threads, not processes: OpenCV (decoding, resizing, TV-L1) releases the GIL, dlib's
-        # calls are short, and threads avoid both fork's dead-locks (OpenCV's thread pool in a
-        # forked child) and spawn's need for an ``if __name__ == '__main__'`` guard.
-        from concurrent.futures import ThreadPoolExecutor, as_completed
+    todo, tasks = [], []
+    for i, s in enumerate(samples):  # the cache first, here: no worker is started for cached clips
+        path, key, d = _lookup(s, settings, cdir, missing="none") or (None, None, None)
+        if d is None:
+            todo.append(i)
+            tasks.append((s, settings, cdir, path, key))
+            continue
+        results[i] = ("ok", d["flow_image"], d["landmarks"], str(d["fallback"]), True, {})
+        bar.update(1)
+    t_cache = time.perf_counter() - t_start
+    workers = default_workers() if workers is None else max(1, int(workers))
+    torch_free = settings.magnify != "learned"
+    forked = uses_processes(workers, len(todo), torch_free)
+    if forked:
+        from microau.prep.faces import _predictor
 
-        with ThreadPoolExecutor(max_workers=workers) as ex:
-            futs = {ex.submit(_prepare_task, s, settings, cdir): i for i, s in enumerate(samples)}
-            for fut in as_completed(futs):
-                results[futs[fut]] = fut.result()
-                bar.update(1)
+        _predictor()  # loaded once here; the workers inherit it
+    done = fork_map(_prepare_task, tasks, workers, on_result=lambda i, r: bar.update(1), torch_free=torch_free)
     bar.close()
+    if forked:  # the workers counted in their own memory
+        with _COUNT_LOCK:
+            COMPUTE_COUNT += sum(1 for r in done if r[0] == "ok" and not r[4])
+    for i, r in zip(todo, done):
+        results[i] = r
+    n = min(workers, len(todo))
+    return _collect(samples, results, settings, t_cache, time.perf_counter() - t_start,
+                    f"{n} process{'es' if n > 1 else ''}" if forked else f"{n} thread{'s' if n > 1 else ''}")
 
+
+_SAID: set = set()  # fallback summaries logged by this process
+
+
+def _collect(samples, results, settings: PrepSettings, t_cache: float, wall: float, how: str) -> PreparedSet:
+    """The PreparedSet of the per-clip results; one log line for the fallbacks, one for the time."""
     kept, flows, lms, cached = [], [], [], []
     fallbacks: dict[str, str] = {}
     dropped: dict[str, str] = {}
+    seconds = {stage: 0.0 for stage in STAGES}
+    seconds["cache"] = t_cache
     for s, r in zip(samples, results):
         if r[0] == "dropped":
             dropped[s.id] = r[1]
             log.warning("clip %s dropped: %s", s.id, r[1])
             continue
-        _, fi, lm, fb, fc = r
+        _, fi, lm, fb, fc, times = r
         kept.append(s)
         flows.append(fi)
         lms.append(lm)
         cached.append(fc)
+        for stage, sec in times.items():
+            seconds[stage] += sec
         if fb:
             fallbacks[s.id] = fb
-    if fallbacks:  # also when they were read from the cache (then not logged per clip again)
+    if fallbacks:  # also when read from the cache (not logged per clip again); once per process
         counts = Counter(r for v in fallbacks.values() for r in v.split("; "))
-        log.warning("%d of %d clips prepared with a fallback: %s", len(fallbacks), len(kept),
-                    ", ".join(f"{k} x{n}" for k, n in sorted(counts.items())))
+        shown = ", ".join(sorted(fallbacks)[:8]) + (" ..." if len(fallbacks) > 8 else "")
+        fact = (len(fallbacks), len(kept), ", ".join(f"{k} x{n}" for k, n in sorted(counts.items())), shown)
+        if fact not in _SAID:
+            _SAID.add(fact)
+            log.warning("%d of %d clips prepared with a fallback: %s (%s)", *fact)
+    n_computed = len(kept) - int(sum(cached))
+    seconds["wall"] = wall
+    if n_computed:
+        per = ", ".join(f"{k} {1000 * seconds[k] / n_computed:.0f}" for k in STAGES if k != "cache")
+        log.info("%d clips prepared in %.1f s (%d computed by %s, %d from the cache); "
+                 "ms per computed clip: %s", len(kept), wall, n_computed, how, len(kept) - n_computed, per)
     n = settings.size
     return PreparedSet(
         samples=kept,
         flow_images=np.stack(flows) if flows else np.zeros((0, n, n, 3), np.uint8),
         landmarks=np.stack(lms).astype(np.float32) if lms else np.zeros((0, 68, 2), np.float32),
         fallbacks=fallbacks, settings=settings, from_cache=np.array(cached, bool), dropped=dropped,
+        seconds=seconds,
     )
 
 
 def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+    """Worker processes for the preparation: one per core this process may use."""
+    from microau.forkpool import available_cores
+
+    return available_cores()

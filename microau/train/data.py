@@ -87,30 +87,43 @@ class TrainData:
         )
 
 
-def load_train_data(cfg: Config, workers: int = 2, progress: bool = True) -> TrainData:
+def prepare_for(cfg: Config, workers: int | None = None, progress: bool = True):
+    """The prepared clips (a ``PreparedSet``) of a run of ``cfg``: its samples and preparation
+    settings from ``microau.data.registry``, computed where not cached (``workers`` processes,
+    default one per core)."""
+    from ..data.registry import prep_settings_for, samples_for
+    from ..prep.pipeline import prepare_samples
+
+    return prepare_samples(samples_for(cfg, progress=progress), prep_settings_for(cfg), workers=workers,
+                           progress=progress)
+
+
+def load_train_data(cfg: Config, workers: int | None = None, progress: bool = True,
+                    prepared=None) -> TrainData:
     """Load the dataset of ``cfg`` (phantom by default), prepare it (cached) and build tensors.
 
     The samples and preparation settings come from ``microau.data.registry`` (``samples_for``,
     ``prep_settings_for``); the result carries their digest (``microau.train.datakey``), which
-    names the run directory.
+    names the run directory. ``prepared``: the result of :func:`prepare_for` for ``cfg``, when
+    the caller prepared the clips already.
     """
     from ..data.registry import prep_settings_for, samples_for
     from ..model.backbone import flow_images_to_tensor
     from ..model.configs import model_image_size
-    from ..prep.pipeline import prepare_samples
     from .datakey import samples_digest
 
     samples = samples_for(cfg, progress=progress)
     settings = prep_settings_for(cfg)
     aus = DATASET_AUS[cfg.base_dataset]
     digest = samples_digest(cfg.dataset, samples, aus, settings)
-    prepared = prepare_samples(samples, settings, workers=workers, progress=progress)
+    if prepared is None:
+        prepared = prepare_for(cfg, workers=workers, progress=progress)
+    elif prepared.settings != settings or len(prepared.samples) + len(prepared.dropped) != len(samples):
+        raise ValueError(f"the prepared clips given for {cfg.dataset} were made from other samples or "
+                         "settings than this run's; prepare them with prepare_for(cfg)")
     # the model's input side: flow images are resized to it (bilinear) and landmarks scaled with
     # them, so that Eq. 1 maps the same face points to the same tokens
     size = model_image_size(cfg.clip_model)
-    if prepared.fallbacks:
-        log.warning("%d clip(s) prepared with a fallback: %s", len(prepared.fallbacks),
-                    ", ".join(f"{k} ({v})" for k, v in sorted(prepared.fallbacks.items())))
     return TrainData(
         dataset=cfg.dataset,
         aus=aus,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, recall_score
+
+# sklearn is imported where a metric is computed: reading runs back (every notebook) does not need it
 
 
 def au_metrics(labels: np.ndarray, preds: np.ndarray, au_names: list[str]) -> pd.DataFrame:
@@ -14,6 +15,8 @@ def au_metrics(labels: np.ndarray, preds: np.ndarray, au_names: list[str]) -> pd
     An AU with no positive label and no positive prediction has F1 0 (sklearn's zero_division=0),
     the convention of the micro-AU literature; it is reported, not hidden.
     """
+    from sklearn.metrics import accuracy_score, f1_score
+
     labels, preds = np.asarray(labels), np.asarray(preds)
     rows = []
     for n, name in enumerate(au_names):
@@ -35,6 +38,8 @@ def mer_metrics(true: list[str], pred: list[str], classes: tuple[str, ...]) -> d
     """UF1, UAR, WF1 and accuracy over the classes that occur in ``true``."""
     if len(true) == 0:
         return {"uf1": float("nan"), "uar": float("nan"), "wf1": float("nan"), "acc": float("nan"), "n": 0}
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
+
     present = [c for c in classes if c in set(true)]
     return {
         "uf1": float(f1_score(true, pred, labels=present, average="macro", zero_division=0)),

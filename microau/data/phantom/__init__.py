@@ -16,9 +16,9 @@ from .labels import (  # noqa: F401
     reconstruct_joint_table,
     subject_ids,
 )
-from .motion import AU_BUMPS, FaceFrame, au_bumps, displacement  # noqa: F401
+from .motion import AU_BUMPS, OFFSITE_MIN_IOD, OFFSITE_SHIFT_IOD, FaceFrame, anchor_region, au_bumps, displacement  # noqa: F401
 from .render import BaseFace, RenderedClip, Subject, load_base_faces, make_subject, render_clip  # noqa: F401
-from .settings import LIKES, PHANTOM_VERSION, PhantomSettings  # noqa: F401
+from .settings import LABEL_STRUCTURES, LIKES, MOTION_ANCHORS, PHANTOM_VERSION, PhantomSettings  # noqa: F401
 from .sheets import (  # noqa: F401
     CASME2_COLUMNS,
     CASME2_FRAMES,

@@ -110,6 +110,18 @@ def reconstruct_joint_table(like: str) -> dict[str, dict[str, int]]:
     return {emos[e]: {combos[c]: int(x[e, c]) for c in range(n_c) if x[e, c]} for e in range(n_e)}
 
 
+def independent_labels(pairs: list[tuple[str, str]], aus: list[int], rng: np.random.Generator
+                       ) -> list[tuple[str, str]]:
+    """The (emotion, combination) of each clip with every AU's label column permuted across the
+    clips on its own: each AU keeps exactly its count, co-occurrence is left to chance (the
+    control for GDA). Emotions stay with their clips, so emotion and AUs are unrelated too."""
+    table = np.array([[au in _combo_aus(c) for au in aus] for _, c in pairs], bool)
+    for j in range(len(aus)):
+        table[:, j] = table[rng.permutation(len(pairs)), j]
+    combos = ["+".join(f"AU{au}" for au, on in zip(aus, row) if on) or "none" for row in table]
+    return [(e, c) for (e, _), c in zip(pairs, combos)]
+
+
 def subject_ids(like: str) -> tuple[str, ...]:
     like = norm_like(like)
     n = label_stats()[like]["n_subjects"]
@@ -157,6 +169,9 @@ def plan_labels(like: str, seed: int = 0, settings: PhantomSettings | None = Non
         pairs = [pairs[i] for i in idx]
     else:
         raise ValueError(f"label_mode must be 'exact' or 'sample', got {settings.label_mode!r}")
+    if settings.label_structure == "independent":
+        pairs = independent_labels(pairs, [int(a[2:]) for a in stats["selected_aus"]],
+                                   phantom_rng(seed, like, 7))
     counts = rng.permutation(np.array(stats["clips_per_subject_sorted"]))
     # real rates of the nuisance AUs: AU6 among clips with AU12, AU9/AU10 among negative-ish ones
     all_counts = stats["au_counts_all"]

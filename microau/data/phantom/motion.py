@@ -75,9 +75,44 @@ AU_BUMPS: dict[int, list[tuple[tuple[int, ...], tuple[float, float], tuple[float
 }
 
 
-def au_bumps(au: int, lm: np.ndarray, side: str | None = None) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
+# The 'offsite' control (issue 22, PhantomSettings.motion_anchor): every bump keeps its shape,
+# direction and weight but is moved, in face coordinates, by the shift (out, down; IOD) of the
+# region its anchor landmarks lie in, to places with no Table I landmark (microau.aus.AU_LANDMARKS):
+# brows to the forehead, eyes to the temples, lips to the outer cheeks, the chin and the
+# lower-lip midline to the nose, the upper-lip midline up to the nose tip. Bumps on the nose
+# (AU9's wings and root) stay: no Table I landmark is there. Measured on ten phantom subjects
+# (tests/test_phantom_controls.py): the moved centres of every selected AU lie >= OFFSITE_MIN_IOD
+# from every Table I landmark, an AU's motion there is under a quarter of its peak (the
+# mechanisms' "moving" threshold), and >= 0.85 of its motion energy stays inside the face crop.
+# The shifts trade the first for the last: larger ones push the motion out of the crop.
+OFFSITE_SHIFT_IOD: dict[str, tuple[float, float]] = {
+    "brow": (0.0, -0.4), "eye": (0.5, 0.0), "lip": (0.45, -0.6), "chin": (0.0, -0.85),
+    "upper_lip_mid": (0.0, -0.5), "nose": (0.0, 0.0),
+}
+OFFSITE_MIN_IOD = 0.28
+_CHIN_MID, _UPPER_LIP_MID = {8, 57, 66}, {51, 62}
+
+
+def anchor_region(idx) -> str:
+    """The face region of a bump's anchor landmarks (a key of :data:`OFFSITE_SHIFT_IOD`)."""
+    s = set(idx)
+    if s <= _CHIN_MID:
+        return "chin"
+    if s <= _UPPER_LIP_MID:
+        return "upper_lip_mid"
+    for region, (lo, hi) in {"brow": (17, 26), "eye": (36, 47), "lip": (48, 67), "nose": (27, 35)}.items():
+        if all(lo <= i <= hi for i in s):
+            return region
+    raise ValueError(f"no offsite region for a bump anchored on landmarks {sorted(s)}")
+
+
+def au_bumps(au: int, lm: np.ndarray, side: str | None = None, anchor: str = "table1"
+             ) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
     """Gaussian bumps (centre, unit direction, weight, sigma px) of one AU on the face ``lm``.
-    ``side`` 'L' keeps the subject's left (image right) half only, 'R' the image-left half."""
+    ``side`` 'L' keeps the subject's left (image right) half only, 'R' the image-left half.
+    ``anchor`` 'offsite' moves each bump by its region's :data:`OFFSITE_SHIFT_IOD`."""
+    if anchor not in ("table1", "offsite"):
+        raise ValueError(f"anchor must be 'table1' or 'offsite', got {anchor!r}")
     ff = FaceFrame(lm)
     out = []
     for idx, (o_out, o_down), (d_out, d_up), w, s in AU_BUMPS[au]:
@@ -86,13 +121,60 @@ def au_bumps(au: int, lm: np.ndarray, side: str | None = None) -> list[tuple[np.
         if side == "L" and sd < 0 or side == "R" and sd > 0:
             continue
         c = c + ff.iod * (o_out * sd * ff.ex + o_down * ff.ey)
+        if anchor == "offsite":
+            m_out, m_down = OFFSITE_SHIFT_IOD[anchor_region(idx)]
+            c = c + ff.iod * (m_out * sd * ff.ex + m_down * ff.ey)
         out.append((c, ff.vec(c, d_out, d_up), float(w), float(s) * ff.iod))
     return out
 
 
-def displacement(qx: np.ndarray, qy: np.ndarray, bumps, amplitude: float, sigma_scale: float = 1.0):
+class CoordinateBounds:
+    """Per-row and per-column extent of a pair of sample-coordinate fields (qx, qy), to find
+    the rectangle of pixels a bump can reach without testing every pixel of the frame."""
+
+    def __init__(self, qx: np.ndarray, qy: np.ndarray):
+        self.row_lo, self.row_hi = qy.min(1).astype(np.float64), qy.max(1).astype(np.float64)
+        self.col_lo, self.col_hi = qx.min(0).astype(np.float64), qx.max(0).astype(np.float64)
+
+    def window(self, c, r: float) -> tuple[slice, slice] | None:
+        """The smallest rectangle holding every pixel with |qx - cx| < r and |qy - cy| < r
+        (a pixel's margin against rounding); None when there is none."""
+        rows = np.flatnonzero((self.row_lo < c[1] + r + 1) & (self.row_hi > c[1] - r - 1))
+        cols = np.flatnonzero((self.col_lo < c[0] + r + 1) & (self.col_hi > c[0] - r - 1))
+        if not len(rows) or not len(cols):
+            return None
+        return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+
+
+def displacement(qx: np.ndarray, qy: np.ndarray, bumps, amplitude: float, sigma_scale: float = 1.0,
+                 bounds: CoordinateBounds | None = None):
     """Forward displacement (dx, dy) at points (qx, qy) of a sum of Gaussian bumps whose
-    weight-1 peak is ``amplitude`` px."""
+    weight-1 peak is ``amplitude`` px. Each bump is evaluated where it matters (|q - c| < 3.5
+    sigma per axis), found inside the rectangle ``bounds`` gives (computed when None):
+    the same pixels, values and order as testing the whole frame (:func:`displacement_plain`)."""
+    if qx.ndim != 2:
+        return displacement_plain(qx, qy, bumps, amplitude, sigma_scale)
+    dx = np.zeros(qx.shape, np.float32)
+    dy = np.zeros(qx.shape, np.float32)
+    bounds = bounds or CoordinateBounds(qx, qy)
+    for c, v, w, s in bumps:
+        s = s * sigma_scale
+        r = 3.5 * s
+        win = bounds.window(c, r)
+        if win is None:
+            continue
+        wx, wy = qx[win], qy[win]
+        m = (np.abs(wx - c[0]) < r) & (np.abs(wy - c[1]) < r)
+        if not m.any():
+            continue
+        g = np.exp(-((wx[m] - c[0]) ** 2 + (wy[m] - c[1]) ** 2) / (2 * s * s)) * (w * amplitude)
+        dx[win][m] += (g * v[0]).astype(np.float32)
+        dy[win][m] += (g * v[1]).astype(np.float32)
+    return dx, dy
+
+
+def displacement_plain(qx: np.ndarray, qy: np.ndarray, bumps, amplitude: float, sigma_scale: float = 1.0):
+    """:func:`displacement` testing every point against every bump (the reference)."""
     dx = np.zeros(qx.shape, np.float32)
     dy = np.zeros(qx.shape, np.float32)
     for c, v, w, s in bumps:

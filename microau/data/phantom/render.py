@@ -10,7 +10,16 @@ import numpy as np
 
 from ..base_faces import base_face_images
 from .labels import ClipPlan, subject_ids
-from .motion import FaceFrame, apply_affine, au_bumps, displacement, invert_affine, sample_at, similarity
+from .motion import (
+    CoordinateBounds,
+    FaceFrame,
+    apply_affine,
+    au_bumps,
+    displacement,
+    invert_affine,
+    sample_at,
+    similarity,
+)
 from .settings import PhantomSettings, norm_like, phantom_rng
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,31 @@ def base_faces() -> tuple[BaseFace, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=None)
+def base_float(index: int) -> np.ndarray:
+    """Base photo ``index`` as float32 (converted once per process; read-only)."""
+    img = base_faces()[index].image.astype(np.float32)
+    img.flags.writeable = False
+    return img
+
+
+@functools.lru_cache(maxsize=4)
+def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 (x, y) of every pixel of an h x w frame (read-only, shared by every clip)."""
+    xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    xx.flags.writeable = yy.flags.writeable = False
+    return xx, yy
+
+
+@functools.lru_cache(maxsize=4)
+def _unit_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """float32 pixel coordinates scaled to -1..1 (the shading gradient's axes; read-only)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    xn, yn = xx / (w / 2.0) - 1.0, yy / (h / 2.0) - 1.0
+    xn.flags.writeable = yn.flags.writeable = False
+    return xn, yn
+
+
 @dataclass
 class Subject:
     """A rendered identity: how frame pixels map into a base photo, and its colour transform."""
@@ -62,7 +96,35 @@ class Subject:
 
 def colour_transform(img: np.ndarray, col: dict, gray: bool, extra_gain: float = 1.0,
             grad: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-    """Apply a subject's colour transform (+ a per-frame gain and gradient); float 0..255."""
+    """Apply a subject's colour transform (+ a per-frame gain and gradient); float 0..255.
+
+    In place where the dtype stays float32 (the same operations, in the same order and dtypes,
+    as :func:`colour_transform_plain`; the result is bit-identical)."""
+    x = np.clip(img, 0, 255)
+    x = np.divide(x, 255.0, out=x) if x.dtype == np.float32 else x / 255.0
+    x **= col["gamma"]
+    x -= 0.5
+    x *= col["contrast"]
+    x += 0.5
+    x += col["brightness"] / 255.0
+    x *= np.asarray(col["gains"], np.float32)
+    xn, yn = _unit_grid(*x.shape[:2])
+    shade = (1 + (col["shade"][0] + grad[0]) * xn + (col["shade"][1] + grad[1]) * yn) * extra_gain
+    if shade.dtype == x.dtype:
+        x *= shade[..., None]
+    else:  # a float64 gradient (apex frames) makes the product float64, as in the plain code
+        x = x * shade[..., None]
+    x *= 255.0
+    np.clip(x, 0, 255, out=x)
+    x = x.astype(np.float32, copy=False)
+    if gray:
+        x = x @ np.array([0.299, 0.587, 0.114], np.float32)
+    return x
+
+
+def colour_transform_plain(img: np.ndarray, col: dict, gray: bool, extra_gain: float = 1.0,
+                           grad: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """:func:`colour_transform` written out without reuse or in-place steps (the reference)."""
     x = np.clip(img, 0, 255) / 255.0
     x = x ** col["gamma"]
     x = (x - 0.5) * col["contrast"] + 0.5 + col["brightness"] / 255.0
@@ -113,7 +175,7 @@ def make_subject(like: str, seed: int, index: int, settings: PhantomSettings) ->
             lm_frame = lm_frame[faces.MIRROR_68]
         ff = FaceFrame(lm_frame)
         # smooth shape warp: random bumps on random landmarks (frame coordinates)
-        xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        xx, yy = pixel_grid(h, w)
         wx = np.zeros((h, w), np.float32)
         wy = np.zeros((h, w), np.float32)
         sig = st.identity_warp_sigma_iod * ff.iod
@@ -133,7 +195,7 @@ def make_subject(like: str, seed: int, index: int, settings: PhantomSettings) ->
             "brightness": float(st.brightness_sd * rng.standard_normal()),
             "shade": (st.shading_sd * rng.standard_normal(2)).tolist(),
         }
-        img = cv2.remap(base.image.astype(np.float32), map_x, map_y, cv2.INTER_CUBIC,
+        img = cv2.remap(base_float(bi), map_x, map_y, cv2.INTER_CUBIC,
                         borderMode=cv2.BORDER_REFLECT101)
         img = colour_transform(img, col, gray)
         u8 = np.clip(np.rint(img), 0, 255).astype(np.uint8)
@@ -196,24 +258,26 @@ def render_clip(subject: Subject, plan: ClipPlan, seed: int, settings: PhantomSe
         amps[au] = float(min(st.max_amplitude_px, st.au_amplitude_px[au] * f * fs))
     bumps = []
     for au in plan.aus:
-        bumps.append((au_bumps(au, subject.landmarks, plan.sides.get(au)), amps[au]))
+        bumps.append((au_bumps(au, subject.landmarks, plan.sides.get(au), st.motion_anchor), amps[au]))
     onset_gain = 1 + st.onset_gain_sd * rng.standard_normal()
     flick = 1 + st.flicker_gain_sd * rng.standard_normal()
     flick_grad = tuple(st.flicker_gradient_sd * rng.standard_normal(2))
     noise_rng = phantom_rng(seed, like, 5, plan.subject_index, plan.clip_index)
 
-    xx, yy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    xx, yy = pixel_grid(h, w)
     jinv = invert_affine(jit)
     hinv = invert_affine(head)
 
     def frame(qx, qy, extra_gain, grad):
         mx = cv2.remap(subject.map_x, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         my = cv2.remap(subject.map_y, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        img = cv2.remap(base_faces()[subject.base].image.astype(np.float32), mx, my, cv2.INTER_CUBIC,
+        img = cv2.remap(base_float(subject.base), mx, my, cv2.INTER_CUBIC,
                         borderMode=cv2.BORDER_REFLECT101)
         img = colour_transform(img, subject.colour, subject.grayscale, extra_gain, grad)
-        img = img + noise_rng.normal(0.0, st.noise_sd, img.shape).astype(np.float32)
-        return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+        img += noise_rng.normal(0.0, st.noise_sd, img.shape).astype(np.float32)
+        np.rint(img, out=img)
+        np.clip(img, 0, 255, out=img)
+        return img.astype(np.uint8)
 
     # onset: q = J^-1(p)
     qx = (jinv[0, 0] * xx + jinv[0, 1] * yy + jinv[0, 2]).astype(np.float32)
@@ -228,8 +292,9 @@ def render_clip(subject: Subject, plan: ClipPlan, seed: int, settings: PhantomSe
     qy = (jinv[1, 0] * px + jinv[1, 1] * py + jinv[1, 2]).astype(np.float32)
     dx = np.zeros_like(qx)
     dy = np.zeros_like(qy)
+    bounds = CoordinateBounds(qx, qy)
     for b, a in bumps:
-        ddx, ddy = displacement(qx, qy, b, a, st.au_sigma_scale)
+        ddx, ddy = displacement(qx, qy, b, a, st.au_sigma_scale, bounds)
         dx += ddx
         dy += ddy
     apex = frame(qx - dx, qy - dy, onset_gain * flick, flick_grad)
@@ -247,4 +312,6 @@ def render_clip(subject: Subject, plan: ClipPlan, seed: int, settings: PhantomSe
         "landmarks_onset": np.round(lm_onset, 2).tolist(),
         "iod_px": round(FaceFrame(lm_onset).iod, 3), "base_face": base_faces()[subject.base].name,
     }
+    if st.motion_anchor != "table1":  # recorded only for the control, so default truth files stay as they were
+        truth["motion_anchor"] = st.motion_anchor
     return RenderedClip(onset, apex, truth)

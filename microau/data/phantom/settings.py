@@ -10,6 +10,8 @@ import numpy as np
 
 PHANTOM_VERSION = 2
 LIKES = ("casme2", "samm")
+LABEL_STRUCTURES = ("real", "independent")  # AU co-occurrence as in the sheets | none (same marginals)
+MOTION_ANCHORS = ("table1", "offsite")  # AU motion on its landmarks | moved off Table I's (motion.py)
 _LIKE_CODE = {"casme2": 2, "samm": 3}
 
 
@@ -83,11 +85,29 @@ class PhantomSettings:
     # --- labels
     label_mode: str = "exact"  # 'exact': the real multiset, shuffled; 'sample': iid draws from it
     intensity_letter_prob: float = 0.15  # SAMM-like only: '4B'-style intensity letters
+    # --- testbed controls (issue 22): structure a mechanism relies on, removed
+    label_structure: str = "real"  # 'independent': each selected AU's labels permuted on their own
+    motion_anchor: str = "table1"  # 'offsite': every AU's bumps moved off the Table I landmarks
+
+    def __post_init__(self):
+        if self.label_structure not in LABEL_STRUCTURES:
+            raise ValueError(f"label_structure must be one of {LABEL_STRUCTURES}, got {self.label_structure!r}")
+        if self.motion_anchor not in MOTION_ANCHORS:
+            raise ValueError(f"motion_anchor must be one of {MOTION_ANCHORS}, got {self.motion_anchor!r}")
 
     def to_json(self) -> dict:
+        """The settings as JSON. Fields added after version 2 appear only when they differ from
+        their defaults, so a default phantom keeps its digest, marker, files and run keys."""
         d = dataclasses.asdict(self)
         d["au_amplitude_px"] = {str(k): v for k, v in sorted(self.au_amplitude_px.items())}
+        for name, default in _LATER_FIELDS.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+# fields added after PHANTOM_VERSION 2, with the value that leaves the phantom as it was
+_LATER_FIELDS = {"label_structure": "real", "motion_anchor": "table1"}

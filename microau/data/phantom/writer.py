@@ -10,22 +10,31 @@ import numpy as np
 
 from .folder import MARKER, check_out_folder, new_stage, publish, record_files
 from .labels import au_string, plan_labels
-from .render import make_subject, render_clip
+from ...forkpool import available_cores, fork_map
+from .render import base_faces, make_subject, render_clip
 from .settings import PHANTOM_VERSION, PhantomSettings, norm_like, phantom_rng
 from .sheets import frame_path, sheet_name, write_sheet
 
 TRUTH_FILE = "phantom_truth.jsonl"
 
 
+def workers() -> int:
+    """Processes that render a phantom: ``$MICROAU_PHANTOM_WORKERS``, else one per core."""
+    return int(os.environ.get("MICROAU_PHANTOM_WORKERS") or available_cores())
+
+
 def _cache_root() -> Path:
     return Path(os.environ.get("MICROAU_CACHE") or Path.home() / ".cache" / "microau")
 
 
-def default_phantom_root(like: str, seed: int = 0, n_subjects: int | None = None) -> Path:
-    """``$MICROAU_CACHE/phantom/<like>-seed<seed>-<all|kSubj>`` (default cache ``~/.cache/microau``)."""
+def default_phantom_root(like: str, seed: int = 0, n_subjects: int | None = None,
+                         variant: str | None = None) -> Path:
+    """``$MICROAU_CACHE/phantom/<like>[-<variant>]-seed<seed>-<all|kSubj>`` (default cache
+    ``~/.cache/microau``); ``variant`` names a control set (the registry's ``control_of``)."""
     like = norm_like(like)
     tag = "all" if n_subjects is None else f"{int(n_subjects)}subj"
-    return _cache_root() / "phantom" / f"{like}-seed{int(seed)}-{tag}"
+    name = f"{like}-{variant}" if variant else like
+    return _cache_root() / "phantom" / f"{name}-seed{int(seed)}-{tag}"
 
 
 def _marker_content(like, seed, n_subjects, settings) -> dict:
@@ -108,31 +117,39 @@ def write_phantom(like: str, out_dir, seed: int = 0, n_subjects: int | None = No
     return out
 
 
+def _write_subject(job) -> list[tuple]:
+    """One subject's frames, written under ``out``; its (plan, AU cell, truth) per clip."""
+    out, like, seed, settings, sub_plans = job
+    done = []
+    subj = make_subject(like, seed, sub_plans[0].subject_index, settings)
+    for plan in sub_plans:
+        clip = render_clip(subj, plan, seed, settings)
+        _write_jpeg(frame_path(out, like, plan.subject, plan.clip, plan.onset_frame), clip.onset,
+                    settings.jpeg_quality)
+        _write_jpeg(frame_path(out, like, plan.subject, plan.clip, plan.apex_frame), clip.apex,
+                    settings.jpeg_quality)
+        srng = phantom_rng(seed, like, 6, plan.subject_index, plan.clip_index)
+        strength = {int(k): v / max(1e-6, settings.max_amplitude_px)
+                    for k, v in clip.truth["amplitude_px"].items()}
+        letter_p = settings.intensity_letter_prob if like == "samm" else 0.0
+        aus = au_string(plan, srng, letter_p, strength)
+        truth = dict(clip.truth)
+        truth.update(onset_frame=plan.onset_frame, apex_frame=plan.apex_frame, au_string=aus)
+        done.append((plan, aus, truth))
+    return done
+
+
 def _write_set(out: Path, like, seed, n_subjects, settings, plans, tqdm, progress) -> None:
-    rows, truths = [], []
     n_clips = sum(len(p) for p in plans)
     bar = tqdm(total=n_clips, desc=f"phantom ({like})", unit="clip", disable=not progress)
-    for sub_plans in plans:
-        if not sub_plans:
-            continue
-        subj = make_subject(like, seed, sub_plans[0].subject_index, settings)
-        for plan in sub_plans:
-            clip = render_clip(subj, plan, seed, settings)
-            _write_jpeg(frame_path(out, like, plan.subject, plan.clip, plan.onset_frame), clip.onset,
-                        settings.jpeg_quality)
-            _write_jpeg(frame_path(out, like, plan.subject, plan.clip, plan.apex_frame), clip.apex,
-                        settings.jpeg_quality)
-            srng = phantom_rng(seed, like, 6, plan.subject_index, plan.clip_index)
-            strength = {int(k): v / max(1e-6, settings.max_amplitude_px)
-                        for k, v in clip.truth["amplitude_px"].items()}
-            letter_p = settings.intensity_letter_prob if like == "samm" else 0.0
-            aus = au_string(plan, srng, letter_p, strength)
-            rows.append((plan, aus))
-            truth = dict(clip.truth)
-            truth.update(onset_frame=plan.onset_frame, apex_frame=plan.apex_frame, au_string=aus)
-            truths.append(truth)
-            bar.update(1)
+    base_faces()  # found once here; forked workers inherit them
+    # subjects are independent (each draws from its own random streams), so they are rendered
+    # side by side; the files and the order of rows are the same with any number of workers
+    jobs = [(out, like, seed, settings, sub) for sub in plans if sub]
+    per_subject = fork_map(_write_subject, jobs, workers(), on_result=lambda i, r: bar.update(len(r)))
     bar.close()
+    rows = [(plan, aus) for done in per_subject for plan, aus, _ in done]
+    truths = [truth for done in per_subject for _, _, truth in done]
     write_sheet(out / sheet_name(like), like, rows)
     with open(out / TRUTH_FILE, "w") as fh:
         for t in truths:
@@ -152,11 +169,12 @@ def _write_set(out: Path, like, seed, n_subjects, settings, plans, tqdm, progres
 
 
 def ensure_phantom(like: str, seed: int = 0, n_subjects: int | None = None,
-                   progress: bool = False) -> Path:
-    """The default-settings phantom under the cache directory, written on first use (quietly
-    unless ``progress``)."""
-    return write_phantom(like, default_phantom_root(like, seed, n_subjects), seed=seed,
-                         n_subjects=n_subjects, progress=progress)
+                   progress: bool = False, variant: str | None = None,
+                   settings: PhantomSettings | None = None) -> Path:
+    """The phantom under the cache directory, written on first use (quietly unless
+    ``progress``): default settings, or a control ``variant`` with its ``settings``."""
+    return write_phantom(like, default_phantom_root(like, seed, n_subjects, variant), seed=seed,
+                         n_subjects=n_subjects, settings=settings, progress=progress)
 
 
 def read_truth(root) -> list[dict]:
