@@ -39,23 +39,23 @@ from microau import figures, report
 
 page = report.open_page("summary", globals(), show_opening=False)
 pages, tallies, runs = report.summary.book_pages(page)
-display(Markdown(report.summary.found_sentence(tallies)))
 
 # %% [markdown] tags=["needs-output"]
 # ## What the book found
-#
-# Each of the paper's tables and figures, whether this copy regenerated it, and its verdicts:
-# every row the paper compares with its method (or, for Table X, the model with GDA against the
-# one without), judged on our data. *Holds*: ours goes the paper's way, outside both the paired
-# subject-bootstrap interval and the seed band; *reversed*: ours goes the other way, outside
-# both; *within noise*: neither; *not judged*: no seed spread was measured. The figures' checks
-# against the phantom's ground truth are stated on their pages.
 
 # %%
+display(Markdown(report.summary.found_sentence(tallies)))
 display(report.styled(pages, caption="The paper's tables and figures in this book"))
 glue("summary_verdicts", figures.verdict_bars(report.summary.verdict_counts(tallies)), display=False)
 
-# %% [markdown]
+# %% [markdown] tags=["needs-output"]
+# Each page's verdicts count every row the paper compares with its method (for Table X, the
+# model with GDA against the one without), judged on our data. *Holds*: ours goes the paper's
+# way, outside both the paired subject-bootstrap interval and the seed band; *reversed*: ours
+# goes the other way, outside both; *within noise*: neither; *not judged*: no seed spread was
+# measured. The figures' checks against the phantom's ground truth are stated on their pages.
+
+# %% [markdown] tags=["needs-output"]
 # ```{glue:figure} summary_verdicts
 # :name: fig-summary-verdicts
 #
@@ -108,9 +108,12 @@ display(report.styled(report.summary.checked_exactly(page, tallies, runs), capti
 # weights are on disk), check what is missing, then reproduce every page on the real data:
 #
 # ```bash
-# microau doctor --profile paper --root casme2=/data/CASME2 --pretrained /models/ViT-B-32-openai.pt
-# microau reproduce --profile paper --device cuda --datasets casme2 samm \
-#     --root casme2=/data/CASME2 --root samm=/data/SAMM --pretrained /models/ViT-B-32-openai.pt
+# microau doctor --profile paper --root casme2=/data/CASME2 \
+#     --pretrained /models/ViT-B-32-openai.pt
+# microau reproduce --profile paper --device cuda \
+#     --datasets casme2 samm \
+#     --root casme2=/data/CASME2 --root samm=/data/SAMM \
+#     --pretrained /models/ViT-B-32-openai.pt
 # ```
 #
 # The numbers are then labelled CASME II and SAMM next to the paper's. {doc}`../own_data` goes

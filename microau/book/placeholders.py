@@ -15,10 +15,22 @@ OUTPUT_DIR = "reproduction"  # under book/
 PLACEHOLDER_MARK = "<!-- microau: placeholder page, replaced by `microau reproduce` -->"
 
 
+def notebook_script(name: str, root: Path) -> Path | None:
+    """``notebooks/<name>.py`` under ``root``, else in the checkout this package runs from (a book
+    copied elsewhere still finds its notebooks); None when neither has it."""
+    from ..paths import repo_root
+
+    for base in (Path(root), repo_root()):
+        py = base / "notebooks" / f"{name}.py"
+        if py.is_file():
+            return py
+    return None
+
+
 def notebook_title(name: str, root: Path) -> str:
     """The first level-1 heading of the notebook's paired script (or its name)."""
-    py = Path(root) / "notebooks" / f"{name}.py"
-    if py.is_file():
+    py = notebook_script(name, root)
+    if py is not None:
         for line in py.read_text(encoding="utf-8").splitlines():
             if line.startswith("# # "):
                 return line[4:].strip()
@@ -61,13 +73,16 @@ def paper_markdown(table_id: str) -> str:
 
 
 def prose_cells(name: str, root: Path) -> list[str]:
-    """The markdown cells of a notebook that read without its outputs (those not tagged
-    ``needs-output``), the first one's title removed."""
+    """The markdown cells of a notebook that read without its outputs (neither tagged
+    ``needs-output`` nor pasting a glued output), the first one's title removed."""
     import jupytext
 
-    nb = jupytext.read(Path(root) / "notebooks" / f"{name}.py")
+    py = notebook_script(name, root)
+    if py is None:
+        return []
+    nb = jupytext.read(py)
     cells = [c.source for c in nb.cells if c.cell_type == "markdown"
-             and "needs-output" not in c.metadata.get("tags", [])]
+             and "needs-output" not in c.metadata.get("tags", []) and "{glue" not in c.source]
     if cells and cells[0].startswith("# "):
         cells[0] = cells[0].split("\n", 1)[1].strip() if "\n" in cells[0] else ""
     return [c for c in cells if c]

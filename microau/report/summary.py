@@ -16,6 +16,7 @@ from .claims import claim_of
 from .colophon import _minutes, _short
 from .labels import data_label
 from .tally import Tally, as_row, page_tally, summed
+from .verdicts import AGREEMENTS, counts_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..runs import Runs
@@ -79,8 +80,9 @@ def book_pages(page) -> tuple[pd.DataFrame, dict[str, Tally], list]:
         else:
             tally = Tally(note=f"not computed: microau reproduce --only {p.name}")
         tallies[p.name] = tally
+        note = "ground-truth checks on the page" if p.figure_variants else tally.note
         rows.append({"page": _link(p.name, notebook_title(p.name, repo_root())), "regenerated": state,
-                     **as_row(tally), "note": tally.note if not tally.counts else ""})
+                     **as_row(tally), "note": note if not tally.counts else ""})
     out = pd.DataFrame(rows).set_index("page")
     for k in ("holds", "within noise", "reversed", "not judged"):
         out[k] = out[k].astype("Int64")
@@ -101,8 +103,7 @@ def found_sentence(tallies: dict[str, Tally]) -> str:
     if not n:
         return ("No comparison of the paper's could be judged yet: the pages' runs are missing. "
                 "`microau reproduce --profile quick` computes them.")
-    words = ", ".join(f"**{total.get(k, 0)} {k}**" for k in ("holds", "within noise", "reversed", "not judged")
-                      if total.get(k))
+    words = ", ".join(f"**{total.get(k, 0)} {k}**" for k in AGREEMENTS if total.get(k))
     return (f"Of the {n} comparisons between rows that the paper's tables make and that our runs "
             f"could judge, {words}.")
 
@@ -181,7 +182,8 @@ def checked_exactly(page, tallies: dict[str, Tally], runs: list) -> pd.DataFrame
     total = summed(tallies)
     rows.append({"what": "The paper's row comparisons (Tables II-VIII, X)",
                  "how": "paired subject bootstrap and seed band",
-                 "result": ", ".join(f"{n} {k}" for k, n in total.items()) or "none judged yet"})
+                 "result": counts_words({k: total[k] for k in AGREEMENTS if total.get(k)}) if total
+                 else "none judged yet"})
     st = settings_table()
     col = f"profile {page.profile}"
     if col in st.columns:

@@ -71,7 +71,8 @@ def page_tally(name: str, runs: "Runs | None", verdicts: pd.DataFrame | None = N
     if p.table == "table9":
         return Tally(note="not judged: the other methods were not re-run on our data")
     if p.figure_variants:
-        return Tally(note="ground-truth checks, on the page")
+        return Tally(note="stated check by check on the page, against the phantom's ground truth, "
+                          "each noise-gated")
     return Tally(note="")
 
 
