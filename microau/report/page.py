@@ -57,8 +57,22 @@ class BookPage:
         if name == self.name and self.runs is not None:
             return self.runs
         if name not in self.extra_runs:
-            self.extra_runs[name] = _load(name, self.parameters)
+            self.extra_runs[name] = self._subset(name) or _load(name, self.parameters)
         return self.extra_runs[name]
+
+    def _subset(self, name: str) -> "Runs | None":
+        """Another page's runs taken from this page's, when this page read every one of them
+        (Findings reads the union of its pages' runs): nothing is read twice."""
+        from ..runs import Runs
+
+        other = manifest_page(name)
+        if self.runs is None or other.seeds or self.runs.seeds:
+            return None
+        keys = [(v, d) for d in self.datasets for v in other.variants]
+        if not keys or any(k not in self.runs.results for k in keys):
+            return None
+        return Runs(results={k: self.runs.results[k] for k in keys}, datasets=self.runs.datasets,
+                    profile=self.runs.profile, context=dict(self.runs.context))
 
     def all_runs(self) -> list:
         """Every run this page has read, its own and its included pages' (each once)."""
