@@ -514,13 +514,37 @@ def claims_plot(claims: pd.DataFrame) -> "Figure":
     for k, (ax, data) in enumerate(zip(axes[0], datasets)):
         part = claims.xs(data, level="data")
         y = np.arange(len(part))
-        ours = part["ours: row − reference"].to_numpy()
+        ours = part["ours: row − ref."].to_numpy()
         err = np.vstack([ours - part["interval low"].to_numpy(), part["interval high"].to_numpy() - ours])
-        ax.scatter(part["paper: row − reference"], y, color=PAPER_COLOR, marker="s", label="paper", zorder=3)
+        ax.scatter(part["paper: row − ref."], y, color=PAPER_COLOR, marker="s", label="paper", zorder=3)
         ax.errorbar(ours, y, xerr=err, fmt="o", color=OURS_COLORS[k % 4], label=data, capsize=2, zorder=4)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(y, [f"{c.split(':')[0]}: {r}" for c, r in part.index])
+        ax.set_yticks(y, [f"{t}: {r}" for t, r in part.index])
         ax.set_xlabel("row − the paper's method (mean F1)")
         ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return _close(fig)
+
+
+VERDICT_COLORS = {"holds": "#2ca02c", "within noise": "#bdbdbd", "reversed": "#d62728", "not judged": "#ffffff"}
+
+
+def verdict_bars(counts: pd.DataFrame) -> "Figure":
+    """The landing page: per table (rows of ``counts``), how many of the paper's comparisons hold,
+    are within noise, are reversed or were not judged on our data (columns), as stacked bars."""
+    counts = counts[[k for k in VERDICT_COLORS if k in counts]].fillna(0).astype(float)
+    counts = counts[counts.sum(axis=1) > 0]
+    fig, axes = _figure(1, 1, 0.35 * max(len(counts), 1) + 1.1)
+    ax = axes[0][0]
+    left = np.zeros(len(counts))
+    for kind, color in VERDICT_COLORS.items():
+        if kind in counts:
+            ax.barh(range(len(counts)), counts[kind], left=left, color=color, edgecolor="#636363",
+                    label=kind)
+            left += counts[kind].to_numpy()
+    ax.set_yticks(range(len(counts)), [str(i) for i in counts.index])
+    ax.invert_yaxis()
+    ax.set_xlabel("the paper's comparisons, counted over our data sets")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, ncol=4, frameon=False)
     fig.tight_layout()
     return _close(fig)

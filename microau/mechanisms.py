@@ -468,7 +468,7 @@ class RunGroundTruth:
 def ground_truth_for_run(result, threshold: float = MOVING_THRESHOLD) -> RunGroundTruth:
     """The phantom's truth for the clips of a finished run (preparation is read from its cache)."""
     from .data.phantom import read_truth
-    from .report import token_grid
+    from .model.backbone import token_grid
     from .train.data import load_train_data
 
     from .data.registry import is_phantom, phantom_settings, root_for

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 
@@ -28,3 +29,18 @@ def runs_dir(path: str | os.PathLike | None = None) -> Path:
         return Path(env).expanduser().resolve() if env else repo_root() / "runs"
     p = Path(path).expanduser()
     return p if p.is_absolute() else repo_root() / p
+
+
+def git_commit() -> str:
+    """The commit of the checkout this package runs from, '+dirty' when tracked files changed since
+    ('unknown' outside a git checkout)."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+

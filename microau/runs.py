@@ -201,6 +201,7 @@ def load_runs(variants: Iterable[str], datasets: Iterable[str] = registry.DEFAUL
         ensure_runs(list(every.values()), runs, jobs=1, progress=progress)
     out = Runs(datasets=datasets, profile=profile, seeds=seeds,
                context=dict(data_root=data_root, device=device, runs=runs, overrides=overrides))
+    out.context["trained_now"] = sorted(k for k in every if k not in finished_before)
     for key, cfg in every.items():
         out.results[key] = read_run(cfg, runs)
         if verbose and len(key) == 2:

@@ -35,9 +35,9 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from microau import figures, report
-from microau.data.registry import samples_for
-from microau.runs import load_page_runs, make_run_config
-from microau.aus import DATASET_AUS
+
+page = report.open_page("data_overview", globals())
+selection = (page.datasets, page.profile, page.data_root)
 
 # %% [markdown]
 # ## Size and AUs
@@ -47,7 +47,7 @@ from microau.aus import DATASET_AUS
 # book used (after the profile's subject subset, if it has one).
 
 # %%
-display(report.styled(report.dataset_overview(datasets, profile, data_root, **overrides), caption="Data sets"))
+display(report.styled(report.dataset_overview(*selection, **overrides), caption="Data sets"))
 
 # %% [markdown]
 # ## The LOSO folds
@@ -56,38 +56,34 @@ display(report.styled(report.dataset_overview(datasets, profile, data_root, **ov
 # on everyone else's. The predictions of all folds are concatenated before any score is computed.
 
 # %%
-display(Markdown(report.describe_folds(datasets, profile, data_root, **overrides)))
-display(report.styled(report.fold_table(datasets, profile, data_root, **overrides), caption="LOSO folds"))
+display(Markdown(report.describe_folds(*selection, **overrides)))
+display(report.styled(report.fold_table(*selection, **overrides), caption="LOSO folds"))
 
 # %% [markdown]
 # ## How often each AU occurs
 
 # %%
-shares = report.au_shares(datasets, profile, data_root, **overrides)
-glue("data_au_shares", figures.au_frequency(shares), display=False)
+glue("data_au_shares", figures.au_frequency(report.au_shares(*selection, **overrides)), display=False)
 
 # %% [markdown]
 # ```{glue:figure} data_au_shares
 # :name: fig-data-au-shares
 #
 # Share of clips in which each selected AU is coded: the public coding sheet (grey) and our data
-# (coloured). A profile that keeps only a few subjects has few clips, so its shares are noisy.
+# (coloured). The phantom's bars should follow the sheet's; a profile that keeps only a few
+# subjects has few clips, so its shares are noisy. The paper has no such figure.
 # ```
 
 # %%
-panels = []
-for dataset in datasets:
-    cfg = make_run_config(profile, "full", dataset, data_root, **overrides)
-    samples = samples_for(cfg)
-    panels.append((f"{dataset}: clips coding both AUs", report.cooccurrence_counts(samples, DATASET_AUS[cfg.base_dataset])))
-glue("data_cooc", figures.cooccurrence(panels), display=False)
+glue("data_cooc", report.figure_pages.cooccurrence(page), display=False)
 
 # %% [markdown]
 # ```{glue:figure} data_cooc
 # :name: fig-data-cooc
 #
 # AU co-occurrence in our data: the diagonal counts the clips coding each AU, the other cells the
-# clips coding both. This is the structure GDA and GDLoss are meant to exploit.
+# clips coding both. This is the structure GDA and GDLoss are meant to exploit: look for AUs that
+# are coded together far more often than apart. The paper has no such figure.
 # ```
 
 # %% [markdown]
@@ -97,7 +93,7 @@ glue("data_cooc", figures.cooccurrence(panels), display=False)
 # kept for AU detection and left out of MER.
 
 # %%
-display(report.emotion_counts(datasets, profile, data_root, **overrides))
+display(report.styled(report.emotion_counts(*selection, **overrides), caption="Clips per emotion"))
 
 # %% [markdown]
 # ## One clip through the preparation
@@ -107,40 +103,27 @@ display(report.emotion_counts(datasets, profile, data_root, **overrides))
 # data set is the first one with the most active AUs.
 
 # %%
-clips = []
-for dataset in datasets:
-    cfg = make_run_config(profile, "full", dataset, data_root, **overrides)
-    samples = samples_for(cfg)
-    clip_id = report.example_clip_id(samples, DATASET_AUS[cfg.base_dataset])
-    clip = report.prepared_clips(cfg, [clip_id])[clip_id]
-    active = ", ".join(f"AU{a}" for a in sorted(clip.sample.aus)) or "none"
-    clips.append((clip, f"{dataset}\n{clip_id}"))
-    display(Markdown(f"**{dataset}**, clip `{clip_id}` ({clip.sample.emotion}); coded AUs: {active}."))
-glue("data_clips", figures.prepared_clip_panels(clips), display=False)
+figure, note = report.figure_pages.prepared_clip(page)
+glue("data_clips", figure, display=False)
+display(note)
 
 # %% [markdown]
 # ```{glue:figure} data_clips
 # :name: fig-data-clips
 #
 # One prepared clip per data set: cropped onset and apex, the magnified apex, and the flow image
-# the visual encoder sees, with the 68 landmarks on the last two.
+# the visual encoder sees, with the 68 landmarks on the last two. Look for flow at the coded
+# AUs' landmarks and little elsewhere; the paper's Fig. 2 shows the same steps on a real clip.
 # ```
-
-# %% [markdown]
+#
 # ## Ground truth of the phantom
 #
 # The phantom knows how far each AU moved the face. Amplitudes are in pixels of the original
 # frame, before magnification; some AUs are deliberately weak, close to the noise.
 
 # %%
-for dataset in datasets:
-    cfg = make_run_config(profile, "full", dataset, data_root, **overrides)
-    amps = report.phantom_amplitudes(cfg)
-    if amps is None:
-        display(Markdown(f"**{dataset}** is real data: no motion ground truth."))
-    else:
-        display(report.styled(amps, caption=f"{dataset}: AU motion amplitude (px) per coded AU"))
-
+for table in report.figure_pages.amplitudes(page):
+    display(table)
 
 # %% [markdown]
 # ## Is the phantom learned?
@@ -152,7 +135,12 @@ for dataset in datasets:
 # subject-bootstrap interval and the model's seed band.
 
 # %%
-runs = load_page_runs("data_overview", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
-versus, said = report.model_vs_baseline(runs)
+versus, said = report.model_vs_baseline(page.runs)
 display(report.styled(versus, caption="Full model and region baseline, same clips and folds"))
 display(Markdown(said))
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

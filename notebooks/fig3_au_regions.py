@@ -30,27 +30,15 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
+from IPython.display import display
 from myst_nb import glue
 
-from microau import figures, report
-from microau.data.registry import samples_for
-from microau.runs import make_run_config
-from microau.aus import AU_LANDMARKS
+from microau import report
 
-dataset = datasets[0]
-cfg = make_run_config(profile, "full", dataset, data_root, device, **overrides)
-samples = samples_for(cfg)
-clip_id = samples[0].id
-clip = report.prepared_clips(cfg, [clip_id])[clip_id]
-grid = report.token_grid(cfg)
-aus = tuple(sorted(AU_LANDMARKS))
-
-# %%
-glue("fig3_regions", figures.au_regions(clip.magnified, clip.flow_image, clip.landmarks, aus, grid),
-     display=False)
-display(Markdown(f"Clip `{clip_id}` of *{dataset}*; visual tower `{cfg.clip_model}` with a "
-                 f"{grid[0]} × {grid[1]} patch grid."))
+page = report.open_page("fig3_au_regions", globals())
+figure, note, tokens = report.figure_pages.au_regions(page)
+glue("fig3_regions", figure, display=False)
+display(note)
 
 # %% [markdown]
 # ```{glue:figure} fig3_regions
@@ -59,6 +47,8 @@ display(Markdown(f"Clip `{clip_id}` of *{dataset}*; visual tower `{cfg.clip_mode
 # Left: the landmarks of Table I on the magnified apex frame, one colour per landmark group
 # (AU1, AU2 and AU4 share the brow landmarks; AU12 and AU15 share the lip corners). Right: the
 # flow image with the patch-token grid; shaded cells are the tokens Eq. 1 picks for each group.
+# The paper's Fig. 3 draws the same regions on a CASME II face; look at whether each group's
+# shaded cells sit over the brows, eyes, lip corners and chin as the paper's regions do.
 # ```
 
 # %% [markdown]
@@ -68,5 +58,10 @@ display(Markdown(f"Clip `{clip_id}` of *{dataset}*; visual tower `{cfg.clip_mode
 # several times, which PTA can weigh (implementation notes, Eq. 1).
 
 # %%
-display(report.styled(report.table1_tokens(clip.landmarks, clip.flow_image.shape[0], grid, aus),
-                      caption="Table I landmark groups and the tokens they select on this clip"))
+display(report.styled(tokens, caption="Table I landmark groups and the tokens they select on this clip"))
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

@@ -31,16 +31,12 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-import numpy as np
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from microau import figures, report
-from microau.book.manifest import figure_variants
-from microau.runs import load_page_runs
-from microau.aus import AU_LANDMARKS
+from microau import report
 
-runs = load_page_runs("fig5_heatmaps", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("fig5_heatmaps", globals())
 
 # %% [markdown]
 # ## PTA weights on the face
@@ -50,35 +46,19 @@ runs = load_page_runs("fig5_heatmaps", datasets, profile, data_root, device, run
 # is the sum of the PTA weights of the AU's landmarks that fall in it (cyan dots).
 
 # %%
-examples = []
-for dataset in datasets:
-    result = runs["full", dataset]
-    arrays = result.arrays()
-    ids = report.clip_ids(result)
-    aus = tuple(result.meta["aus"])
-    grid = report.token_grid(result.config)
-    for au in report.example_aus(aus):
-        picks = report.pick_clips_with(result, au, k=1)
-        clips = report.prepared_clips(result.config, [ids[i] for i in picks])
-        for i in picks:
-            clip = clips[ids[i]]
-            n = aus.index(au)
-            weights = arrays["token_weights"][i, n, : len(AU_LANDMARKS[au])]
-            heat = report.pta_token_map(weights, clip.landmarks, au, clip.flow_image.shape[0], grid)
-            examples.append({"image": clip.magnified, "landmarks": clip.landmarks, "heat": heat, "au": au,
-                             "title": f"{dataset}\nAU{au} active · p = {arrays['probs'][i, n]:.2f}"})
-if examples:
-    glue("fig5_pta", figures.pta_heatmaps(examples, grid), display=False)
-else:
-    glue("fig5_pta", "no clip with an example AU active in these data", display=False)
-display(Markdown(f"{len(examples)} example clip(s) drawn."))
+figure, note = report.figure_pages.pta_heatmaps(page)
+glue("fig5_pta", figure, display=False)
+display(note)
 
 # %% [markdown]
 # ```{glue:figure} fig5_pta
 # :name: fig-fig5-pta
 #
 # PTA weights of the full model on clips where the named AU is active, over the magnified apex
-# frame with the patch grid; p is the model's probability that the AU is active.
+# frame with the patch grid; p is the model's probability that the AU is active. The paper's
+# Fig. 5 shows the weight gathered on the active AU's own region (the brows for AU1, the chin for
+# AU17); look at whether ours is bright on a few tokens of that region or spread evenly over all
+# of them, which is what a model that has not learnt to attend gives.
 # ```
 
 # %% [markdown]
@@ -89,28 +69,23 @@ display(Markdown(f"{len(examples)} example clip(s) drawn."))
 # (Eq. 8) pulls $W_d$ towards the label vector, so the two should look alike where it worked.
 
 # %%
-panels = []
-for dataset in datasets:
-    w, c = report.dependency_by_active_au(runs["full", dataset])
-    panels += [(f"mean W_d · {dataset}", w, None), (f"share coding the AU · {dataset}", c, 1.0)]
-glue("fig5_gda", figures.dependency_heatmaps(panels), display=False)
+glue("fig5_gda", report.figure_pages.dependency_heatmaps(page), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig5_gda
 # :name: fig-fig5-gda
 #
 # GDA dependency weights averaged over the clips where each AU (row) is active, next to the label
-# co-occurrence on the same clips.
+# co-occurrence on the same clips. The paper's Fig. 5 shows $W_d$ peaking on the AUs that occur
+# together with the row's AU; look at whether the left map repeats the pattern of the right one
+# or is flat.
 # ```
 #
-# The paper's Fig. 5 shows attention concentrated on the region of the active AU. On the phantom,
-# where each AU's motion is placed on its landmarks by construction, the same should hold for a
-# model that has learnt the task; with few epochs and a small CLIP pretrained only on the phantom
-# corpus the weights may still be close to uniform, which the heat maps then show as evenly lit
-# tokens.
-
-
-# %% [markdown]
+# On the phantom each AU's motion is placed on its landmarks by construction, so a model that has
+# learnt the task should attend there; with few epochs and a small CLIP pretrained only on the
+# phantom corpus the weights may still be close to uniform, which the heat maps then show as
+# evenly lit tokens.
+#
 # ## Against the phantom's ground truth
 #
 # The phantom knows where each AU moves in each clip (its motion field, anchored on the
@@ -123,7 +98,7 @@ glue("fig5_gda", figures.dependency_heatmaps(panels), display=False)
 
 # %%
 display(Markdown(report.describe_mechanisms(
-    runs, "full", ("pta", "pta_motion", "gda_active", "gda_cooccurrence"), {"full": "full model"})))
+    page.runs, "full", ("pta", "pta_motion", "gda_active", "gda_cooccurrence"), {"full": "full model"})))
 
 # %% [markdown]
 # ## Per AU
@@ -131,4 +106,10 @@ display(Markdown(report.describe_mechanisms(
 # F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
 
 # %%
-report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig5_heatmaps").items()})
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

@@ -33,43 +33,25 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from microau import figures, report
-from microau.book.manifest import figure_variants
-from microau.runs import load_page_runs
+from microau import report
 
-variants = figure_variants("fig6_similarity")  # display name -> variant
-runs = load_page_runs("fig6_similarity", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
-
-# %%
-panels, pairs, notes = [], [], []
-for dataset in datasets:
-    ref = runs["table8/miaucl", dataset]
-    aus = tuple(ref.meta["aus"])
-    au = report.example_aus(aus, (1,))[0]
-    n = aus.index(au)
-    idx, where = report.pick_similarity_samples(ref, au)
-    ids = report.clip_ids(ref)
-    notes.append(f"*{dataset}*, AU{au}: clips " + ", ".join(f"`{ids[i]}`" for i in idx) + f" ({where}).")
-    for name, variant in variants.items():
-        arrays = runs[variant, dataset].arrays()
-        feats = arrays["au_features"][idx, n]
-        labels = arrays["labels"][idx, n].tolist()
-        panels.append((f"{name} · {dataset} · AU{au}", report.cosine_matrix(feats), labels))
-        pairs.append({"data": report.ours_label(dataset), "loss": name, "AU": f"AU{au}",
-                      **report.similarity_by_pair(runs[variant, dataset], au)})
-glue("fig6_similarity", figures.similarity_matrices(panels), display=False)
-display(Markdown("Clips drawn: " + " ".join(notes)))
+page = report.open_page("fig6_similarity", globals())
+figure, note, pairs = report.figure_pages.similarity_matrices(page)
+glue("fig6_similarity", figure, display=False)
+display(note)
 
 # %% [markdown]
 # ```{glue:figure} fig6_similarity
 # :name: fig-fig6-similarity
 #
 # Cosine similarity of the visual features of four clips for one AU; the tick labels give each
-# clip's label for that AU in brackets. Left: local OrigCL; right: MiAUCL.
+# clip's label for that AU in brackets. Left: local OrigCL; right: MiAUCL. In the paper's Fig. 6
+# the two clips with label 1 are more alike under MiAUCL than under local OrigCL, and a label-1
+# clip is less alike a label-0 clip; look at the cells that pair equal labels against those that
+# pair different ones.
 # ```
 
 # %% [markdown]
@@ -79,24 +61,25 @@ display(Markdown("Clips drawn: " + " ".join(notes)))
 # fold (so both features come from the same model), by the pair's labels.
 
 # %%
-pairs = pd.DataFrame(pairs).set_index(["data", "loss", "AU"])
 display(report.styled(pairs, caption="Mean cosine similarity by pair type"))
-
-names = {variant: name for name, variant in variants.items()}
-for variant in variants.values():
-    display(Markdown(report.describe_mechanisms(runs, variant, ("similarity",), names)))
+for name, variant in page.manifest.figure_variants.items():
+    display(Markdown(report.describe_mechanisms(page.runs, variant, ("similarity",), {variant: name})))
 
 # %% [markdown]
 # The paper reads its Fig. 6 as MiAUCL making a positive and a negative clip less similar than
 # local OrigCL does. The lines above give the same quantity for our runs; a positive gap that is
 # larger under MiAUCL than under local OrigCL agrees with the paper. Averages over few clips (the
 # smoke profile) are noisy.
-
-
-# %% [markdown]
+#
 # ## Per AU
 #
 # F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
 
 # %%
-report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig6_similarity").items()})
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

@@ -33,31 +33,14 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from microau import figures, report
-from microau.book.manifest import figure_variants
-from microau.runs import load_page_runs
+from microau import report
 
-models = figure_variants("fig7_tsne")  # display name -> variant
-runs = load_page_runs("fig7_tsne", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
-
-# %%
-panels, scores = [], []
-for dataset in datasets:
-    for name, variant in models.items():
-        result = runs[variant, dataset]
-        aus = tuple(result.meta["aus"])
-        au = report.example_aus(aus, (1,))[0]
-        n = aus.index(au)
-        arrays = result.arrays()
-        feats, labels = arrays["au_features"][:, n], arrays["labels"][:, n]
-        panels.append((f"{name} · {dataset} · AU{au}", report.tsne_embedding(feats), labels))
-        scores.append({"data": report.ours_label(dataset), "model": name, "AU": f"AU{au}",
-                       **report.separation_scores(feats, labels)})
-glue("fig7_tsne", figures.tsne_panels(panels, au), display=False)
+page = report.open_page("fig7_tsne", globals())
+figure, scores = report.figure_pages.tsne(page)
+glue("fig7_tsne", figure, display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig7_tsne
@@ -65,26 +48,36 @@ glue("fig7_tsne", figures.tsne_panels(panels, au), display=False)
 #
 # t-SNE of one AU's visual features (all clips, each from the LOSO fold that tested it), red:
 # AU active, grey: inactive. One row per data set; columns: without LSI, without GSD, full model.
+# In the paper's Fig. 7 the red and grey points mix most without LSI and form the cleanest groups
+# for the full model; look at whether the red points gather apart from the grey ones, and in which
+# column most.
 # ```
 
-# %%
-scores = pd.DataFrame(scores).set_index(["data", "model", "AU"])
-display(report.styled(scores, caption="Separation of active and inactive clips in feature space"))
+# %% [markdown]
+# ## Separation in feature space
+#
+# t-SNE layouts change with the random seed and the perplexity, so the separation is also
+# measured in the original feature space, and each difference between two models is gated by
+# the paired interval over LOSO folds and the seed spread.
 
-names = {variant: name for name, variant in models.items()}
+# %%
+display(report.styled(scores, caption="Separation of active and inactive clips in feature space"))
 display(Markdown(report.describe_separation_gated(
-    runs, [("full", "table2/gsd_only"), ("full", "table2/lsi_only")], names)))
+    page.runs, [("full", "table2/gsd_only"), ("full", "table2/lsi_only")], report.page.row_labels(page.name))))
 
 # %% [markdown]
 # Features of different clips come from different LOSO folds (different trained models), as a
-# LOSO evaluation gives them; the paper does not say how it pooled folds for its plot. t-SNE
-# layouts also change with the random seed and perplexity, which is why the silhouette is given.
-
-
-# %% [markdown]
+# LOSO evaluation gives them; the paper does not say how it pooled folds for its plot.
+#
 # ## Per AU
 #
 # F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
 
 # %%
-report.show_per_au(runs, {variant: name for name, variant in figure_variants("fig7_tsne").items()})
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

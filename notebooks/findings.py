@@ -16,16 +16,11 @@
 # %% [markdown]
 # # Findings: what the text leaves open, measured
 #
-# A reproducibility report on the paper. It lists the claims the book tests, each with a verdict
-# computed on our data and gated by the measured noise (the {doc}`seed_spread` page), and every
-# point where the paper's text does not determine the computation, with the readings we
-# considered, which one is the default and why, and the measured effect of the others. Three of
-# those points are identities, not estimates: the cells below execute them.
-#
-# Verdicts read "holds" when the paper's method scores above the row beyond both the paired
-# subject-bootstrap interval and the seed band, "reversed" when the row scores above it beyond
-# both, and "within noise" otherwise. On the phantom a verdict says how the method behaves on data
-# whose ground truth is known; it is not a test of the paper's numbers on CASME II or SAMM.
+# A reproducibility report on the paper: the claims the book tests, each with a verdict computed
+# on our data and gated by the measured noise (the {doc}`seed_spread` page), and every point
+# where the paper's text does not determine the computation, with the readings we considered,
+# which one is the default and why, and the measured effect of the others. Three of those points
+# are identities, not estimates: the cells below execute them.
 
 # %% tags=["parameters"]
 datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
@@ -41,25 +36,24 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from microau import figures, report
-from microau.aus import DATASET_AUS
 from microau.report import findings
-from microau.runs import load_page_runs
 
-pages = {"table2": "table2_ablation", "table3": "table3_text_encoder", "table6": "table6_pta",
-         "table7": "table7_gda", "table8": "table8_miaucl"}
-by_table = {t: load_page_runs(p, datasets, profile, data_root, device, runs_dir, train_missing, overrides)
-            for t, p in pages.items()}
-spreads = report.seed_spreads(by_table["table2"])
+page = report.open_page("findings", globals())
+by_table = page.by_table()
 
 # %% [markdown]
 # ## The claims, checked
 #
-# One line per row comparison the paper's ablation tables make: the paper's difference between
-# the row and its method, ours with its paired interval and the seed band, and the verdict.
+# Verdicts read *holds* when the paper's method scores above the row beyond both the paired
+# subject-bootstrap interval and the seed band, *reversed* when the row scores above it beyond
+# both, and *within noise* otherwise. On the phantom a verdict says how the method behaves on data
+# whose ground truth is known; it is not a test of the paper's numbers on CASME II or SAMM. The
+# claims, and the row each other row is measured against:
 
 # %%
-claims = findings.claims_table(by_table, spreads)
-display(report.styled(claims, caption="The paper's ablation claims on our data"))
+claims = findings.claims_table(by_table, page.spreads(), page.verdicts_by_table())
+display(Markdown(findings.claim_list()))
+display(report.styled(claims, caption="The paper's ablation claims on our data: each row minus the reference row, mean F1"))
 display(Markdown(findings.claim_counts(claims)))
 if not claims.empty:
     glue("findings_claims", figures.claims_plot(claims), display=False)
@@ -69,7 +63,9 @@ if not claims.empty:
 # :name: fig-findings-claims
 #
 # Each row of the paper's ablation tables minus the paper's method: the paper's difference
-# (grey square) and ours (dot) with its paired subject-bootstrap interval.
+# (grey square) and ours (dot) with its paired subject-bootstrap interval. The paper's squares
+# all sit left of zero (every row below its method); look at whether our dots do too, and whether
+# their intervals cross zero.
 # ```
 #
 # The figure pages check the paper's qualitative claims against the phantom's ground truth:
@@ -83,7 +79,7 @@ if not claims.empty:
 # verdict; where only one reading is implemented, the row says so.
 
 # %%
-display(report.styled(findings.ambiguity_table(by_table, spreads), caption="Readings of the text"))
+display(report.styled(findings.ambiguity_table(by_table, page.spreads()), caption="Readings of the text"))
 
 # %% [markdown]
 # ## Identity 1: as written, MiAUCL is local OrigCL
@@ -95,7 +91,7 @@ display(report.styled(findings.ambiguity_table(by_table, spreads), caption="Read
 # diagonal targets:
 
 # %%
-display(findings.miaucl_identity().style.format("{:.1e}").set_caption("Each reading minus local OrigCL"))
+display(report.styled(findings.miaucl_identity(), caption="Each reading minus local OrigCL", fmt="{:.1e}"))
 
 # %% [markdown]
 # The normalised reading differs from the diagonal by rounding only; the literal and sigmoid
@@ -110,7 +106,7 @@ display(findings.miaucl_identity().style.format("{:.1e}").set_caption("Each read
 # random CLIP:
 
 # %%
-display(report.styled(findings.no_lsi_attention(), caption="GDA under the two readings of 'LSI ×'", precision=3))
+display(report.styled(findings.no_lsi_attention(), caption="GDA under the two readings of 'LSI ×'", fmt="{:.1e}"))
 
 # %% [markdown]
 # ## Identity 3: Eq. 8 cannot reach zero
@@ -120,8 +116,11 @@ display(report.styled(findings.no_lsi_attention(), caption="GDA under the two re
 # one sample, by the number of active AUs (closed form, `microau.losses.gd_loss_floor`):
 
 # %%
-for dataset in datasets:
-    from microau.data.registry import base_dataset
+for table in findings.gd_loss_floor_tables(page.datasets):
+    display(table)
 
-    n = len(DATASET_AUS[base_dataset(dataset)])
-    display(report.styled(findings.gd_loss_floors(n), caption=f"{dataset}: N = {n} AUs", precision=3))
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

@@ -57,12 +57,13 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 from myst_nb import glue
 
-from microau import predict
+from microau import predict, report
 from microau.runs import make_run_config, runs_dir as resolve_runs_dir
 from microau.data.registry import is_phantom
 from microau.train import final
 
 logging.getLogger("microau").setLevel(logging.WARNING)
+page = report.open_page("predict_demo", globals())
 runs = resolve_runs_dir(runs_dir)
 if checkpoint:
     configs = [final.checkpoint_config(checkpoint, device, data_root)]
@@ -89,7 +90,7 @@ for m in models:
         pred = predict.predict_images(loaded, s.onset_path, s.apex_path)
         _, png = predict.write_report(pred, m.report_dir(s))
         display(Markdown(f"### {m.cfg.dataset} · clip {s.id}"))
-        print(pred.format_text())
+        display(Markdown(f"```text\n{pred.format_text()}\n```"))
         display(Image(filename=str(png)))
         first = first or png
         rows.append({"data set": m.cfg.dataset, **predict.sheet_comparison(pred, s)})
@@ -111,10 +112,16 @@ glue("predict_overlay", Image(filename=str(first)), display=False)
 
 # %%
 summary = pd.DataFrame(rows)
-display(summary)
+display(report.styled(summary, caption="Held-out clips: the coding sheet and the model"))
 agree = sum(r["AUs coded (sheet)"] == r["AUs predicted active"] for r in rows)
 display(Markdown(f"The predicted set of active AUs equals the coded set on {agree} of {len(rows)} clip(s)."))
 if any(is_phantom(m.cfg.dataset) for m in models):
     display(Markdown("These models were trained on the phantom (simulated clips): their outputs on real "
                      "faces mean nothing. Train on your licensed CASME II or SAMM copy "
                      "(`microau train-final --dataset casme2 --root DIR`) to apply the model to real clips."))
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

@@ -46,9 +46,8 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 
 from microau import figures, report
-from microau.runs import load_seed_runs
 
-runs = load_seed_runs("seed_spread", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("seed_spread", globals())
 
 # %% [markdown]
 # ## The spread over seeds
@@ -57,15 +56,16 @@ runs = load_seed_runs("seed_spread", datasets, profile, data_root, device, runs_
 # the seeds it was trained with.
 
 # %%
-spread = report.seed_spread_table(runs)
-display(report.styled(spread, caption="Mean F1 over seeds"))
-glue("seed_spread_strip", figures.seed_strip(runs), display=False)
+display(report.styled(report.seed_spread_table(page.runs), caption="Mean F1 over seeds"))
+glue("seed_spread_strip", figures.seed_strip(page.runs), display=False)
 
 # %% [markdown]
 # ```{glue:figure} seed_spread_strip
 # :name: fig-seed-spread
 #
-# Mean F1 of each configuration, one dot per seed, with the mean (bar).
+# Mean F1 of each configuration, one dot per seed, with the mean (bar). Look at how far the dots
+# of one configuration lie apart: that distance is the noise any difference between two rows must
+# exceed. The paper has no such figure; it reports one seed.
 # ```
 
 # %% [markdown]
@@ -76,6 +76,11 @@ glue("seed_spread_strip", figures.seed_strip(runs), display=False)
 # and the verdict. The same verdicts decide the sentences on the table pages.
 
 # %%
-gated = report.seed_gated_differences(runs)
-display(report.styled(gated, caption="Row minus reference, mean F1 (seed 1)"))
-display(Markdown(report.describe_seed_spread(runs)))
+display(report.styled(report.seed_gated_differences(page.runs), caption="Row minus reference, mean F1 (seed 1)"))
+display(Markdown(report.describe_seed_spread(page.runs)))
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

@@ -19,12 +19,7 @@
 # Eq. 13 turns the AU detector into a three-class emotion recogniser (positive, negative,
 # surprise) without training on emotion labels: each emotion is described by which AUs it
 # activates (`microau.aus.EMOTION_AUS`), and a clip gets the emotion whose prompts are most
-# similar, summed over AUs, to its visual AU features. The paper compares this zero-shot use of
-# Micro-AU CLIP, with and without GDA, with supervised and weakly supervised recognisers.
-#
-# Our rows are `table10/wo_gda` (Add+MLP) and `table10/full`. The paper's caption calls its score
-# F1 without naming the average; we show our UF1 (macro F1), UAR, WF1 and accuracy, all computed
-# on the clips that have a three-class label.
+# similar, summed over AUs, to its visual AU features.
 
 # %% tags=["parameters"]
 datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
@@ -36,42 +31,30 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
-from myst_nb import glue
+from microau import report
 
-from microau import figures, report
-from microau.runs import load_page_runs
-from microau.paper import paper_table
-
-table = paper_table("table10")
-runs = load_page_runs("table10_mer", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("table10_mer", globals())
 
 # %% [markdown]
 # ## The paper's rows and ours
+#
+# The paper compares this zero-shot use of Micro-AU CLIP, with and without GDA, with supervised
+# and weakly supervised recognisers. Our rows are `table10/wo_gda` (Add+MLP) and `table10/full`.
+# The paper's caption calls its score F1 without naming the average; we show our UF1 (macro F1)
+# next to it, then UAR, WF1 and accuracy, all on the clips that have a three-class label, and
+# what always answering the most frequent class gives on the same clips.
 
 # %%
-mer = report.mer_table(runs, tuple(table.variants))
-display(report.styled(mer, caption=f"{table.title}: {table.caption}"))
-display(report.provenance(runs))
+page.table()
 
 # %% [markdown]
-# Our four scores for the two rows, and what always answering the most frequent class gives on
-# the same clips:
-
-# %%
-details = report.mer_details(runs, tuple(table.variants))
-display(report.styled(details, caption="Label-free MER on our data"))
-
-# %%
-glue("table10_bars", figures.mer_bars(details, mer), display=False)
-
-# %% [markdown]
-# ```{glue:figure} table10_bars
+# ```{glue:figure} table10_figure
 # :name: fig-table10-bars
 #
-# Our label-free MER scores for the two Micro-AU CLIP rows (coloured bars), always answering the
-# most frequent class (grey bars), and the paper's F1 for the same rows (dashed lines, in the
-# colour of the row).
+# Our label-free MER scores for the two Micro-AU CLIP rows (coloured bars) and always answering
+# the most frequent class (grey bars), with the paper's F1 for the same rows (dashed lines, in the
+# colour of the row). In the paper the row with GDA scores above the row without; look at
+# whether our coloured bars clear the grey ones at all before reading their order.
 # ```
 
 # %% [markdown]
@@ -84,8 +67,7 @@ glue("table10_bars", figures.mer_bars(details, mer), display=False)
 # The sentences below compare our scores with guessing on the same clips.
 
 # %%
-display(Markdown(report.describe_mer(runs, tuple(table.variants))))
-
+page.sentences()
 
 # %% [markdown]
 # ## Per AU
@@ -93,4 +75,10 @@ display(Markdown(report.describe_mer(runs, tuple(table.variants))))
 # F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
 
 # %%
-report.show_per_au(runs, {r["variant"]: r["label"] for r in table.rows if r.get("variant")})
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

@@ -16,14 +16,8 @@
 # %% [markdown]
 # # Table II: local independence (LSI) and global dependency (GSD)
 #
-# The paper's central ablation: remove LSI (every AU then sees the whole-image class token
-# instead of its own region tokens) or remove GSD (no global dependency feature is added to the
-# AU features) and compare with the model that has both. The variants are
-# `table2/lsi_only`, `table2/gsd_only` and `table2/lsi_gsd` in `microau.config.VARIANTS`; the
-# implementation notes say how "LSI ×" and "GSD ×" are realised.
-#
-# The parameters below are the defaults; `microau reproduce` replaces them (the injected cell
-# that follows shows the values this page was computed with).
+# The paper's central ablation: the model with both modules against the model without LSI and
+# the model without GSD.
 
 # %% tags=["parameters"]
 datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
@@ -35,32 +29,32 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
-
 from microau import report
-from microau.runs import load_page_runs
-from microau.paper import paper_table
 
-table = paper_table("table2")
-runs = load_page_runs("table2_ablation", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("table2_ablation", globals())
 
 # %% [markdown]
 # ## Paper and ours, side by side
 #
-# Each column group names where its numbers come from: `paper · CASME II` are the values printed
-# in the paper, `ours · phantom-casme2` were computed by this code when the page was built. F1
-# and ACC are averaged over the data set's AUs after concatenating the predictions of all LOSO
-# folds.
+# Per data set of ours, each row of the paper's table: the paper's F1 and ACC next to ours (F1
+# and ACC averaged over the data set's AUs, after concatenating the predictions of all LOSO
+# folds), then each row's F1 minus the reference row's, the paper's next to ours, with our seed
+# band (how far two runs of one configuration that differ only by seed can fall apart) and the
+# verdict: *holds* when ours goes the paper's way outside both the paired subject-bootstrap
+# interval and the seed band, *reversed* when it goes the other way outside both, *within noise*
+# otherwise.
 
 # %%
-long = report.table_page(table.id, runs, "LSI / GSD", figure="bars")
+page.table()
 
 # %% [markdown]
 # ```{glue:figure} table2_figure
 # :name: fig-table2-bars
 #
-# F1 of each row of Table II: the paper's value (grey) and ours (coloured, with one resampling
-# standard error). One panel per data set we ran.
+# F1 of each row of Table II, one panel per data set of ours. Grey: the paper's value; coloured:
+# ours, with one resampling standard error. Look at the order of the bars within a panel, not at
+# their height: the paper's bars drop when LSI or GSD is removed, most without LSI; ours show
+# whether the phantom orders the rows the same way.
 # ```
 
 # %% [markdown]
@@ -73,4 +67,21 @@ long = report.table_page(table.id, runs, "LSI / GSD", figure="bars")
 # absolute numbers are not comparable with the paper's.
 
 # %%
-display(Markdown(report.describe_comparison(long, runs)))
+page.sentences()
+
+# %% [markdown]
+# The rows are the variants `table2/lsi_only`, `table2/gsd_only` and `table2/lsi_gsd` of
+# `microau.config.VARIANTS`; the implementation notes say how "LSI ×" and "GSD ×" are realised.
+#
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+
+# %%
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

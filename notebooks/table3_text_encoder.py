@@ -19,13 +19,7 @@
 # Does the text encoder need training? The paper compares a frozen text tower with one whose
 # last blocks are fine-tuned, and reports *TextSi*: the cosine similarity between the features
 # of each AU's positive prompt ("The eyebrows are lowering") and its negative prompt ("The
-# eyebrows are not lowering"), averaged over AUs. A text encoder that cannot tell the two apart
-# gives MiAUCL nothing to align with.
-#
-# Both rows were run with the Add+MLP global module (see the implementation notes, "Which model
-# each table used"): variants `table3/text_fixed` (no trainable text block) and
-# `table3/text_finetune`. Our TextSi is measured on each LOSO fold's trained text tower and
-# averaged over folds and AUs.
+# eyebrows are not lowering"), averaged over AUs.
 
 # %% tags=["parameters"]
 datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
@@ -37,29 +31,26 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
-
 from microau import report
-from microau.runs import load_page_runs
-from microau.paper import paper_table
 
-table = paper_table("table3")
-runs = load_page_runs("table3_text_encoder", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("table3_text_encoder", globals())
 
 # %% [markdown]
 # ## Paper and ours, side by side
 #
-# The paper prints one TextSi per row without naming a data set; it sits in its own column group.
+# The paper prints one TextSi per row without naming a data set; it sits in its own column. Our
+# TextSi is measured on each LOSO fold's trained text tower and averaged over folds and AUs.
 
 # %%
-long = report.table_page(table.id, runs, "text encoder", figure="bars", metrics=("f1", "acc", "text_similarity"))
+page.table()
 
 # %% [markdown]
 # ```{glue:figure} table3_figure
 # :name: fig-table3-bars
 #
-# F1 with a fixed and with a fine-tuned text encoder: the paper (grey) and ours (coloured, with
-# one resampling standard error).
+# F1 with a fixed and with a fine-tuned text encoder, one panel per data set of ours. Grey: the
+# paper; coloured: ours, with one resampling standard error. The paper's fine-tuned bar stands
+# above its fixed bar on both data sets; look at whether ours are ordered the same way.
 # ```
 
 # %% [markdown]
@@ -72,5 +63,23 @@ long = report.table_page(table.id, runs, "text encoder", figure="bars", metrics=
 # blindness to "not". The fine-tuned TextSi shows how far training pushes the two prompts apart.
 
 # %%
-display(Markdown(report.describe_text_similarity(long)))
-display(Markdown(report.describe_comparison(long, runs)))
+page.sentences()
+
+# %% [markdown]
+# Both rows were run with the Add+MLP global module (see the implementation notes, "Which model
+# each table used"): variants `table3/text_fixed` (no trainable text block) and
+# `table3/text_finetune`. A text encoder that cannot tell a prompt from its negation gives MiAUCL
+# nothing to align with.
+#
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+
+# %%
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

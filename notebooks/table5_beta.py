@@ -30,35 +30,48 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
-
 from microau import report
-from microau.runs import load_page_runs
-from microau.paper import paper_table
 
-table = paper_table("table5")
-runs = load_page_runs("table5_beta", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("table5_beta", globals())
 
 # %% [markdown]
 # ## Paper and ours, side by side
+#
+# The reference row of each data set is the β the paper scores best there; every other β is
+# measured against it.
 
 # %%
-long = report.table_page(table.id, runs, "β", figure="sweep")
+page.table()
 
 # %% [markdown]
 # ```{glue:figure} table5_figure
 # :name: fig-table5-lines
 #
-# F1 against β: the paper (grey) and ours (coloured, with one resampling standard error).
+# F1 against β, one panel per data set of ours. Grey: the paper; coloured: ours, with one
+# resampling standard error. The paper's line is flat on CASME II and peaked on SAMM; look at
+# whether ours moves across β by more than its error bars.
 # ```
 
 # %% [markdown]
 # ## Where they agree and where they differ
 #
 # The paper reports a flat response on CASME II and a peaked one on SAMM. As for α, the
-# sentences below compare our spread across β with the resampling noise of a single run before
-# reading anything into the best value.
+# sentences below compare our spread across β with the noise of a single run before reading
+# anything into the best value.
 
 # %%
-display(Markdown(report.describe_sweep(long, table.parameter)))
-display(Markdown(report.describe_comparison(long, runs)))
+page.sentences()
+
+# %% [markdown]
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+
+# %%
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

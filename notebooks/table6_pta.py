@@ -18,8 +18,7 @@
 #
 # LSI collects the patch tokens under each AU's landmarks (Table I, Eq. 1) and pools them into
 # one AU feature. The paper compares mean pooling, max pooling and Patch Token Attention (PTA,
-# Eq. 2-3), all with the Add+MLP global module (variants `table6/meanpool`, `table6/maxpool`,
-# `table6/pta`).
+# Eq. 2-3).
 
 # %% tags=["parameters"]
 datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
@@ -31,27 +30,23 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
-
 from microau import report
-from microau.runs import load_page_runs
-from microau.paper import paper_table
 
-table = paper_table("table6")
-runs = load_page_runs("table6_pta", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("table6_pta", globals())
 
 # %% [markdown]
 # ## Paper and ours, side by side
 
 # %%
-long = report.table_page(table.id, runs, "pooling", figure="bars")
+page.table()
 
 # %% [markdown]
 # ```{glue:figure} table6_figure
 # :name: fig-table6-bars
 #
-# F1 of mean pooling, max pooling and PTA: the paper (grey) and ours (coloured, with one
-# resampling standard error).
+# F1 of mean pooling, max pooling and PTA, one panel per data set of ours. Grey: the paper;
+# coloured: ours, with one resampling standard error. The paper's PTA bar is the highest and mean
+# pooling the lowest on both data sets; look at whether ours are ordered the same way.
 # ```
 
 # %% [markdown]
@@ -63,4 +58,21 @@ long = report.table_page(table.id, runs, "pooling", figure="bars")
 # it does at this training budget is what the computed sentences report.
 
 # %%
-display(Markdown(report.describe_comparison(long, runs)))
+page.sentences()
+
+# %% [markdown]
+# All three rows use the Add+MLP global module (variants `table6/meanpool`, `table6/maxpool`,
+# `table6/pta`).
+#
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+
+# %%
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

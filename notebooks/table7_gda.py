@@ -18,8 +18,7 @@
 #
 # GSD adds one global feature $F_G$ to every AU feature (Eq. 7). The paper compares three ways to
 # build it: concatenate the AU features and apply an MLP (Cat+MLP), sum them and apply an MLP
-# (Add+MLP), or Global Dependency Attention with GDLoss (GDA, Eq. 4-6 and 8). Variants
-# `table7/cat_mlp`, `table7/add_mlp` and `table7/gda`.
+# (Add+MLP), or Global Dependency Attention with GDLoss (GDA, Eq. 4-6 and 8).
 
 # %% tags=["parameters"]
 datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
@@ -31,27 +30,23 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
-
 from microau import report
-from microau.runs import load_page_runs
-from microau.paper import paper_table
 
-table = paper_table("table7")
-runs = load_page_runs("table7_gda", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("table7_gda", globals())
 
 # %% [markdown]
 # ## Paper and ours, side by side
 
 # %%
-long = report.table_page(table.id, runs, "global feature", figure="bars")
+page.table()
 
 # %% [markdown]
 # ```{glue:figure} table7_figure
 # :name: fig-table7-bars
 #
-# F1 of Cat+MLP, Add+MLP and GDA: the paper (grey) and ours (coloured, with one resampling
-# standard error).
+# F1 of Cat+MLP, Add+MLP and GDA, one panel per data set of ours. Grey: the paper; coloured: ours,
+# with one resampling standard error. The paper's GDA bar is the highest and Cat+MLP clearly the
+# lowest on SAMM; look at whether ours are ordered the same way.
 # ```
 
 # %% [markdown]
@@ -62,4 +57,20 @@ long = report.table_page(table.id, runs, "global feature", figure="bars")
 # GDA to find; the sentences below say whether our runs order the three the same way.
 
 # %%
-display(Markdown(report.describe_comparison(long, runs)))
+page.sentences()
+
+# %% [markdown]
+# The rows are the variants `table7/cat_mlp`, `table7/add_mlp` and `table7/gda`.
+#
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+
+# %%
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

@@ -18,10 +18,8 @@
 #
 # MiAUCL (Eq. 9-11) aligns each AU's visual feature with the text of its positive or negative
 # prompt, counting every pair of samples with the same label for that AU as a match (Eq. 10).
-# The paper compares it with no contrastive loss (no text tower), a global CLIP-style loss on a
-# sentence describing all AUs of the sample (global OrigCL), and a per-AU loss with CLIP's
-# diagonal targets (local OrigCL). Variants `table8/no_cl`, `table8/global_origcl`,
-# `table8/local_origcl` and `table8/miaucl`.
+# The paper compares it with no contrastive loss, a global CLIP-style loss on one sentence per
+# sample (global OrigCL) and a per-AU loss with CLIP's diagonal targets (local OrigCL).
 
 # %% tags=["parameters"]
 datasets = ["phantom-casme2", "phantom-samm"]  # our data: phantom-*, or casme2/samm with data_root
@@ -33,27 +31,23 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
-
 from microau import report
-from microau.runs import load_page_runs
-from microau.paper import paper_table
 
-table = paper_table("table8")
-runs = load_page_runs("table8_miaucl", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("table8_miaucl", globals())
 
 # %% [markdown]
 # ## Paper and ours, side by side
 
 # %%
-long = report.table_page(table.id, runs, "loss", figure="bars")
+page.table()
 
 # %% [markdown]
 # ```{glue:figure} table8_figure
 # :name: fig-table8-bars
 #
-# F1 of the four contrastive settings: the paper (grey) and ours (coloured, with one resampling
-# standard error).
+# F1 of the four contrastive settings, one panel per data set of ours. Grey: the paper; coloured:
+# ours, with one resampling standard error. The paper's MiAUCL bar is the highest and global
+# OrigCL the lowest; look at whether ours are ordered the same way.
 # ```
 
 # %% [markdown]
@@ -66,4 +60,22 @@ long = report.table_page(table.id, runs, "loss", figure="bars")
 # survives that.
 
 # %%
-display(Markdown(report.describe_comparison(long, runs)))
+page.sentences()
+
+# %% [markdown]
+# The rows are the variants `table8/no_cl`, `table8/global_origcl`, `table8/local_origcl` and
+# `table8/miaucl`; the Findings chapter shows why MiAUCL, read exactly as written, equals local
+# OrigCL, and which reading the full model uses instead.
+#
+# ## Per AU
+#
+# F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
+
+# %%
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

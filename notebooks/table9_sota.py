@@ -31,15 +31,9 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
-from myst_nb import glue
+from microau import report
 
-from microau import figures, report
-from microau.runs import load_page_runs
-from microau.paper import paper_table
-
-table = paper_table("table9")
-runs = load_page_runs("table9_sota", datasets, profile, data_root, device, runs_dir, train_missing, overrides)
+page = report.open_page("table9_sota", globals())
 
 # %% [markdown]
 # ## The paper's rows and ours
@@ -48,20 +42,16 @@ runs = load_page_runs("table9_sota", datasets, profile, data_root, device, runs_
 # our columns exist only for our own row.
 
 # %%
-sota = report.sota_table(runs)
-display(report.styled(sota, caption=f"{table.title}: {table.caption}"))
-display(report.provenance(runs))
-
-# %%
-glue("table9_bars", figures.sota_bars(sota), display=False)
+page.table()
 
 # %% [markdown]
-# ```{glue:figure} table9_bars
+# ```{glue:figure} table9_figure
 # :name: fig-table9-bars
 #
-# The paper's F1 per method (grey; the paper's own model darker) and, dashed, our full model's
-# F1 on the data set it imitates or is. A dashed line from the phantom is not a score on CASME II
-# or SAMM.
+# The paper's F1 per method (grey bars; the paper's own model darker) and, dashed, our full
+# model's F1 on the data set it imitates or is. In the paper Micro-AU CLIP's bar is the highest
+# on both data sets. A dashed line from the phantom is not a score on CASME II or SAMM: it shows
+# what this implementation gives on simulated data, not where it would rank.
 # ```
 
 # %% [markdown]
@@ -72,8 +62,7 @@ glue("table9_bars", figures.sota_bars(sota), display=False)
 # implementation on the data named in its column.
 
 # %%
-display(Markdown(report.describe_sota(runs)))
-
+page.sentences()
 
 # %% [markdown]
 # ## Per AU
@@ -81,4 +70,10 @@ display(Markdown(report.describe_sota(runs)))
 # F1 and accuracy of every AU for the runs this page shows (the paper prints only the means).
 
 # %%
-report.show_per_au(runs, {r["variant"]: r["label"] for r in table.rows if r.get("variant")})
+page.per_au()
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

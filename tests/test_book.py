@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,67 @@ def executed_book(tmp_path_factory):
 def _text(html: str) -> str:
     """Visible text of an HTML page (tags dropped, whitespace collapsed)."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+SCROLLING = ("microau-table", "text_html", "pst-scrollable-table-container")  # boxes that scroll sideways
+
+
+class _Reader(HTMLParser):
+    """Walks a built page and notes what a reader would see that they should not: code input
+    outside a closed toggle, stream output, parameter cells, and tables outside a scrolling box."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[tuple[str, set[str]]] = []
+        self.problems: list[str] = []
+
+    def _inside(self, tag: str | None = None, cls: str | None = None) -> bool:
+        return any((tag is None or t == tag) and (cls is None or cls in c) for t, c in self.stack)
+
+    def handle_starttag(self, tag, attrs):
+        classes = set((dict(attrs).get("class") or "").split())
+        if tag == "div" and "cell_input" in classes and not self._inside("details", "above-input"):
+            self.problems.append("code input shown")
+        if tag == "div" and ("stream" in classes or "stderr" in classes) and "output" in classes:
+            self.problems.append("stream output shown")
+        if tag == "table" and not any(self._inside(cls=c) for c in SCROLLING):
+            self.problems.append("table outside a scrolling box")
+        if tag not in self.VOID:
+            self.stack.append((tag, classes))
+
+    def handle_endtag(self, tag):
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                break
+
+
+def reader_problems(html: str) -> list[str]:
+    """What a reader of an executed page should not meet (an empty list when the page is clean);
+    the parameters a page was computed with belong in its footer, not in a cell."""
+    reader = _Reader()
+    reader.feed(html)
+    problems = sorted(set(reader.problems))
+    if "train_missing = " in html or "injected-parameters" in html:
+        problems.append("a parameters cell is on the page")
+    return problems
+
+
+def test_reader_check_sees_what_it_should():
+    shown = '<div class="cell docutils container"><div class="cell_input docutils container">x</div></div>'
+    folded = ('<details class="hide above-input"><summary>Show code</summary>'
+              '<div class="cell_input docutils container">x</div></details>')
+    stream = '<div class="output stream highlight-myst-ansi notranslate"><pre>read back</pre></div>'
+    bare = "<table><tr><td>1</td></tr></table>"
+    boxed = '<div class="microau-table"><table><tr><td>1</td></tr></table></div>'
+    assert reader_problems(shown) == ["code input shown"]
+    assert reader_problems(folded) == []
+    assert reader_problems(stream) == ["stream output shown"]
+    assert reader_problems(bare) == ["table outside a scrolling box"]
+    assert reader_problems(boxed) == []
+    assert reader_problems("<pre>train_missing = True</pre>") == ["a parameters cell is on the page"]
 
 
 def _build(book: Path) -> Path:
@@ -61,7 +123,13 @@ def test_book_builds_on_a_fresh_clone(tmp_path):
     assert "Not computed in this copy of the book" in page
     assert "microau reproduce --profile quick --only table2_ablation" in page
     assert "paper · CASME II F1" in page  # the paper's numbers are shown, labelled
-    for name in ("intro", "data", "method", "reproducing", "performance", "own_data",
+    # the landing page (the book's root) still says what the book is, how to run it on one's own
+    # data and how to cite, and how to compute what it reports
+    landing = _text((html / "reproduction" / "summary.html").read_text(encoding="utf-8"))
+    assert "Not computed in this copy of the book" in landing and "microau reproduce --profile quick" in landing
+    assert "On your own CASME II or SAMM" in landing and "How to cite" in landing
+    assert "reproduction/summary.html" in (html / "index.html").read_text(encoding="utf-8")
+    for name in ("data", "method", "reproducing", "performance", "own_data",
                  "implementation_notes", "real_data_notes"):
         assert (html / f"{name}.html").is_file(), name
     method = (html / "method.html").read_text(encoding="utf-8")
@@ -93,9 +161,28 @@ def test_book_builds_with_executed_notebooks_and_renders(executed_book, tmp_path
     for src in imgs:
         assert (html / "reproduction" / src).resolve().is_file(), src
 
-    # and a browser renders it: index (redirects to the introduction) and the Table II page
+    # every table and figure page reads as a reader meets it (see reader_problems)
+    for name in NOTEBOOKS:
+        if name.startswith(("table", "fig")):
+            text = (html / "reproduction" / f"{name}.html").read_text(encoding="utf-8")
+            assert not reader_problems(text), (name, reader_problems(text))
+    # the landing page reports what the book found, computed, and links into the chapters
+    landing = (html / "reproduction" / "summary.html").read_text(encoding="utf-8")
+    assert not reader_problems(landing), reader_problems(landing)
+    words = _text(landing)
+    assert "Not computed" not in words and "What the book found" in words
+    assert re.search(r"Of the \d+ comparisons between rows", words), "no counted finding"
+    assert 'href="table2_ablation.html"' in landing and 'href="fig7_tsne.html"' in landing
+    assert "How this page was computed" in words and "How to cite" in words
+    # Findings: its claims table is whole (every column there) and scrolls in its own box
+    findings = (html / "reproduction" / "findings.html").read_text(encoding="utf-8")
+    assert not reader_problems(findings), reader_problems(findings)
+    assert "seed band ±" in findings and "holds" in findings
+
+    # and a browser renders it: index (redirects to the landing page) and the Table II page
     dom = _chromium((html / "index.html").as_uri(), tmp_path / "chromium")
     assert "Micro-AU CLIP" in dom and "Reproducing the tables and figures" in dom
+    assert "What the book found" in dom
     assert "Table II" in dom  # the navigation lists the table pages
     dom = _chromium((html / "reproduction" / "table2_ablation.html").as_uri(), tmp_path / "chromium")
     assert re.search(r"<table[^>]*>", dom), "no table in the rendered Table II page"

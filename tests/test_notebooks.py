@@ -143,23 +143,29 @@ def test_reproduce_command_parses():
 
 def test_notebook_variants_are_what_the_notebooks_train():
     """The list microau reproduce trains up front: each table's rows, the figures' variants; every
-    page that shows runs loads them by its own name."""
+    page opens itself by its own name (``report.open_page``), which reads the runs the manifest
+    lists for it: seed runs for the seed page, every included page's runs for Findings."""
     from microau.config import VARIANTS
     from microau.paper import paper_table
 
     assert manifest.notebook_variants("table4_alpha") == list(paper_table("table4").variants)
     assert manifest.notebook_variants("data_overview") == ["full"]  # against the region baseline
     assert manifest.notebook_variants("predict_demo") == []
+    assert manifest.notebook_variants(manifest.LANDING_PAGE) == []  # it reads what exists, trains nothing
+    assert set(manifest.notebook_variants("findings")) >= set(manifest.notebook_variants("table8_miaucl"))
     for page in manifest.PAGES:
         text = (NB_DIR / f"{page.name}.py").read_text()
         assert set(page.variants) <= set(VARIANTS), page.name
-        if page.seeds:
-            assert f'load_seed_runs("{page.name}"' in text, page.name
-        elif page.includes:
-            for other in page.includes:
-                assert f'"{other}"' in text, (page.name, other)
-        elif page.variants:
-            assert f'load_page_runs("{page.name}"' in text, page.name
+        assert f'report.open_page("{page.name}", globals()' in text, page.name
+
+
+def test_notebooks_hold_parameters_calls_and_prose():
+    """Loading and reading live in microau: no notebook reads runs itself, and the code the
+    notebooks share stands in few places (the duplicate scan's idiom: parameters, then calls)."""
+    for name in NOTEBOOKS:
+        text = (NB_DIR / f"{name}.py").read_text()
+        for call in ("load_page_runs", "load_seed_runs", "load_runs(", "paper_table("):
+            assert call not in text, f"{name} calls {call} itself; report.open_page does it"
 
 
 # --------------------------------------------------------------------------- execution (CI)
@@ -175,6 +181,14 @@ def test_notebook_executes_at_smoke(executed_book, name):
     assert not [o for o in outputs if o.output_type == "error"]
     warned = [o["text"] for o in outputs if o.output_type == "stream" and o.name == "stderr" and "Warning" in o["text"]]
     assert not warned, f"{name}: warnings printed into the page: {warned}"
+    printed = [o["text"][:200] for o in outputs if o.output_type == "stream" and o.name == "stdout"]
+    assert not printed, f"{name}: printed into the page (read-back lines, logs): {printed}"
+    first = next(o for c in nb.cells if c.cell_type == "code" and "parameters" not in
+                 " ".join(c.metadata.get("tags", [])) for o in c.get("outputs", []))
+    if name != manifest.LANDING_PAGE:  # the page opens with what it shows, and ends with how it was made
+        assert "**Our data**" in first.get("data", {}).get("text/markdown", ""), f"{name}: no opening"
+    last = [o for o in outputs if "data" in o][-1]["data"].get("text/markdown", "")
+    assert "**Notebook**" in last and "**Code**" in last, f"{name}: no footer"
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "'smoke'" in injected[0].source or '"smoke"' in injected[0].source
     html = "\n".join(o.get("data", {}).get("text/html", "") for o in outputs if "data" in o)

@@ -131,6 +131,32 @@ def test_verdicts_state_a_direction_only_outside_the_noise():
     assert v.set_index("_variant").loc["table2/lsi_only", "verdict"].startswith("not judged")
 
 
+def test_agreement_with_the_paper_is_counted_per_data_set():
+    """The paper puts LSI ✓ / GSD × below LSI ✓ / GSD ✓: a run that is worse there beyond noise
+    holds, one that is better beyond noise reverses it, and the counts say so."""
+    from microau import noise
+    from microau.report.tally import page_tally
+    from microau.report.verdicts import agreement_counts, counts_words, paper_agreement
+
+    good, bad = _big(1.0), _big(0.0)
+    tight = {"phantom-samm": noise.spread_of_values([0.80, 0.81, 0.80])}
+    holds = Runs(results={("table2/lsi_gsd", "phantom-samm"): good, ("table2/lsi_only", "phantom-samm"): bad},
+                 datasets=("phantom-samm",), profile="smoke")
+    v = report.row_verdicts("table2", holds, tight)
+    assert v.set_index("_variant").loc["table2/lsi_only", "agreement"] == "holds"
+    assert agreement_counts(v) == {"ours · phantom-samm": {"holds": 1}}
+    assert page_tally("table2_ablation", holds, v).words() == "*ours · phantom-samm*: 1 holds"
+    flipped = Runs(results={("table2/lsi_gsd", "phantom-samm"): bad, ("table2/lsi_only", "phantom-samm"): good},
+                   datasets=("phantom-samm",), profile="smoke")
+    v = report.row_verdicts("table2", flipped, tight)
+    assert v.set_index("_variant").loc["table2/lsi_only", "agreement"] == "reversed"
+    within = noise.verdict(0.01, (-0.1, 0.1), tight["phantom-samm"])
+    assert paper_agreement(within, 0.7, 0.8) == "within noise"
+    assert paper_agreement(within, 0.8, 0.8) is None  # the paper ties: nothing to agree with
+    assert paper_agreement(noise.verdict(0.3, (0.1, 0.4), None), 0.9, 0.8) == "not judged"
+    assert counts_words({"holds": 2, "within noise": 1}) == "2 hold, 1 within noise"
+
+
 def test_seed_runs_are_matched_by_computation_not_by_variant_name():
     from types import SimpleNamespace
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "microau"
@@ -39,7 +40,9 @@ def _targets(node, here: str, is_pkg: bool, mods) -> list[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """module -> the package modules it imports (a package's __init__ is not an edge target)."""
+    """module -> the package modules it imports, at module level or inside functions. A package's
+    ``__init__`` is a module like any other (``microau.report`` is ``microau/report/__init__.py``):
+    ``from .report import x`` runs it, and with it everything it imports, so it is an edge."""
     mods = _modules()
     edges: dict[str, set[str]] = {m: set() for m in mods}
     for m, p in mods.items():
@@ -48,7 +51,7 @@ def import_graph() -> dict[str, set[str]]:
                 for t in _targets(node, m, p.name == "__init__.py", mods):
                     while t and t not in mods and "." in t:
                         t = t.rsplit(".", 1)[0]
-                    if t in mods and t != m and mods[t].name != "__init__.py":
+                    if t in mods and t != m:
                         edges[m].add(t)
     return edges
 
@@ -88,6 +91,21 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_graph_counts_package_inits_and_function_level_imports(tmp_path, monkeypatch):
+    """The kind of circle that once went unseen: a module imports a name from a package inside a
+    function; the package's __init__ imports a module that imports the first one back."""
+    pkg = tmp_path / "microau"
+    (pkg / "report").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "mechanisms.py").write_text("def f():\n    from .report import grid\n")
+    (pkg / "report" / "__init__.py").write_text("from .sentences import say\n")
+    (pkg / "report" / "sentences.py").write_text("def say():\n    from .. import mechanisms\n")
+    monkeypatch.setattr(sys.modules[__name__], "PKG", pkg)
+    edges = import_graph()
+    assert edges["microau.mechanisms"] == {"microau.report"}
+    assert cycles(edges) == [["microau.mechanisms", "microau.report", "microau.report.sentences"]]
 
 
 def test_no_import_cycles():

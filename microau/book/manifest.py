@@ -65,8 +65,11 @@ PAGES: tuple[Page, ...] = (
     Page("findings", "findings", includes=(
         "table2_ablation", "table3_text_encoder", "table6_pta", "table7_gda", "table8_miaucl")),
     Page("predict_demo", "own data"),  # applies a trained model to one clip
+    # the landing page (the book's root): reads whatever runs exist, trains none, so it comes last
+    Page("summary", "landing"),
 )
 SEED_PAGE = "seed_spread"
+LANDING_PAGE = "summary"
 NOTEBOOKS: tuple[str, ...] = tuple(p.name for p in PAGES)
 
 

@@ -9,16 +9,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..paper import dataset_name, metric_name, paper_table
-from .manifest import NOTEBOOKS, page
+from .manifest import LANDING_PAGE, NOTEBOOKS, page
 
 OUTPUT_DIR = "reproduction"  # under book/
 PLACEHOLDER_MARK = "<!-- microau: placeholder page, replaced by `microau reproduce` -->"
 
 
+def notebook_script(name: str, root: Path) -> Path | None:
+    """``notebooks/<name>.py`` under ``root``, else in the checkout this package runs from (a book
+    copied elsewhere still finds its notebooks); None when neither has it."""
+    from ..paths import repo_root
+
+    for base in (Path(root), repo_root()):
+        py = base / "notebooks" / f"{name}.py"
+        if py.is_file():
+            return py
+    return None
+
+
 def notebook_title(name: str, root: Path) -> str:
     """The first level-1 heading of the notebook's paired script (or its name)."""
-    py = Path(root) / "notebooks" / f"{name}.py"
-    if py.is_file():
+    py = notebook_script(name, root)
+    if py is not None:
         for line in py.read_text(encoding="utf-8").splitlines():
             if line.startswith("# # "):
                 return line[4:].strip()
@@ -60,26 +72,48 @@ def paper_markdown(table_id: str) -> str:
     return "\n".join(lines)
 
 
+def prose_cells(name: str, root: Path) -> list[str]:
+    """The markdown cells of a notebook that read without its outputs (neither tagged
+    ``needs-output`` nor pasting a glued output), the first one's title removed."""
+    import jupytext
+
+    py = notebook_script(name, root)
+    if py is None:
+        return []
+    nb = jupytext.read(py)
+    cells = [c.source for c in nb.cells if c.cell_type == "markdown"
+             and "needs-output" not in c.metadata.get("tags", []) and "{glue" not in c.source]
+    if cells and cells[0].startswith("# "):
+        cells[0] = cells[0].split("\n", 1)[1].strip() if "\n" in cells[0] else ""
+    return [c for c in cells if c]
+
+
 def placeholder_text(name: str, root: Path) -> str:
     title = notebook_title(name, root)
+    intro = prose_cells(name, root) if name == LANDING_PAGE else []
     body = [
         PLACEHOLDER_MARK,
         f"# {title}",
         "",
+        *([intro.pop(0), ""] if intro else []),
         ":::{admonition} Not computed in this copy of the book",
         ":class: warning",
         f"This page is made by executing the notebook `notebooks/{name}.ipynb`, which has not been "
-        "run here yet. To compute it (the runs it needs are trained once and then reused), run from "
-        "the repository root:",
+        + ("run here yet. It reports what every other page computed; to compute them all (the runs "
+           "are trained once and then reused), run from the repository root:" if name == LANDING_PAGE else
+           "run here yet. To compute it (the runs it needs are trained once and then reused), run from "
+           "the repository root:"),
         "",
         "```bash",
-        f"microau reproduce --profile quick --only {name}",
+        "microau reproduce --profile quick" + ("" if name == LANDING_PAGE else f" --only {name}"),
         "```",
         "",
         "or `microau reproduce` for every page. The command executes the notebook into "
         f"`book/{OUTPUT_DIR}/{name}.ipynb`, replacing this page, and rebuilds the book.",
         ":::",
     ]
+    for cell in intro:  # the landing page: its prose that reads without outputs
+        body += ["", cell]
     table_id = page(name).table
     if table_id:
         body += ["", "## The paper's numbers", "",

@@ -1,12 +1,15 @@
 """Sphinx extension (listed in ``_config.yml``): placeholder pages for the notebooks not executed
-yet, written at the start of every book build, so a fresh clone's book builds; and MathJax served
-from the book itself (``microau.book.mathjax``)."""
+yet, written at the start of every book build, so a fresh clone's book builds; executed notebooks
+tagged for reading as they are read (``microau.book.reading``: code behind a toggle, parameter
+cells and stream output removed); and MathJax served from the book itself
+(``microau.book.mathjax``)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from .mathjax import ENTRY, copy_into
-from .placeholders import ensure_placeholders, self_ignore
+from .placeholders import OUTPUT_DIR, ensure_placeholders, self_ignore
+from .reading import source_for_reading
 
 GENERATED_DIR = "_generated"  # under book/: pages' includes written from the code at build time
 
@@ -44,6 +47,10 @@ def setup(app):
     def _local_mathjax(app, config):
         config.mathjax_path = f"mathjax/{ENTRY}"  # relative to _static: no CDN
 
+    def _for_reading(app, docname, source):
+        if docname.startswith(f"{OUTPUT_DIR}/") and str(app.env.doc2path(docname)).endswith(".ipynb"):
+            source[0] = source_for_reading(source[0])
+
     def _copy_mathjax(app, exception):
         if exception is None and app.builder.format == "html":
             copy_into(Path(app.outdir) / "_static")
@@ -52,5 +59,6 @@ def setup(app):
     app.connect("config-inited", _on_config, priority=100)
     app.connect("config-inited", _numfig, priority=900)
     app.connect("config-inited", _local_mathjax, priority=900)
+    app.connect("source-read", _for_reading)
     app.connect("build-finished", _copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

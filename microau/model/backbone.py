@@ -28,6 +28,21 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
+def token_grid(cfg) -> tuple[int, int]:
+    """The visual tower's patch grid (h, w) for the config's CLIP model (7 x 7 for ViT-B/32)."""
+    import open_clip
+
+    _register_configs()
+    mc = open_clip.get_model_config(cfg.clip_model)
+    if mc is None:
+        raise ValueError(f"no open_clip config named {cfg.clip_model!r}")
+    size = mc["vision_cfg"]["image_size"]
+    patch = mc["vision_cfg"]["patch_size"]
+    size = size if isinstance(size, (list, tuple)) else (size, size)
+    patch = patch if isinstance(patch, (list, tuple)) else (patch, patch)
+    return size[0] // patch[0], size[1] // patch[1]
+
+
 def load_clip(model_name: str = "ViT-B-32", pretrained: str | None = "openai") -> nn.Module:
     """Create an open_clip CLIP model with the weights ``pretrained`` names.
 

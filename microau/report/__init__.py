@@ -11,6 +11,8 @@ from .figure_data import (clip_ids, dependency_by_active_au, example_aus, pick_c
                           pick_similarity_samples, prepared_clips, pta_token_map, separation_scores,
                           similarity_by_pair, token_grid, token_index, tsne_embedding)
 from .labels import MER_METRICS, SEP, data_label, ours_label, paper_group_for, paper_label  # noqa: F401
+from . import figure_pages, summary  # noqa: F401 (the figure pages' and the landing page's calls)
+from .page import BookPage, open_page  # noqa: F401
 from .pages import show_per_au, table_page  # noqa: F401
 from .sentences import (describe_comparison, describe_mechanisms, describe_mer,  # noqa: F401
                         describe_separation_gated,

@@ -9,6 +9,7 @@ import pandas as pd
 from ..prep.pipeline import prepare_clip
 
 from ..data.registry import prep_settings_for, samples_for
+from ..model.backbone import token_grid  # noqa: F401 (the pages' patch grid, re-exported)
 from ..model.tokens import pta_token_map  # noqa: F401 (the pages' token map, re-exported)
 from .statistics import cosine_matrix
 
@@ -25,23 +26,6 @@ def prepared_clips(cfg, ids: Iterable[str]) -> dict:
     by_id = {s.id: s for s in samples_for(cfg)}
     settings = prep_settings_for(cfg)
     return {i: prepare_clip(by_id[i], settings) for i in wanted}
-
-
-def token_grid(cfg) -> tuple[int, int]:
-    """The visual tower's patch grid (h, w) for the config's CLIP model (7 x 7 for ViT-B/32)."""
-    import open_clip
-
-    from ..model import backbone
-
-    backbone._register_configs()
-    mc = open_clip.get_model_config(cfg.clip_model)
-    if mc is None:
-        raise ValueError(f"no open_clip config named {cfg.clip_model!r}")
-    size = mc["vision_cfg"]["image_size"]
-    patch = mc["vision_cfg"]["patch_size"]
-    size = size if isinstance(size, (list, tuple)) else (size, size)
-    patch = patch if isinstance(patch, (list, tuple)) else (patch, patch)
-    return size[0] // patch[0], size[1] // patch[1]
 
 
 def token_index(landmarks: np.ndarray, image_size: int, grid: tuple[int, int]) -> np.ndarray:

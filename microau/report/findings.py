@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..paper import dataset_name, paper_table
 from .verdicts import row_verdicts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,43 +69,58 @@ AMBIGUITIES: list[dict] = [
 ]
 
 
-def claims_table(runs_by_table: dict[str, "Runs"], spreads: dict | None = None) -> pd.DataFrame:
+def claims_table(runs_by_table: dict[str, "Runs"], spreads: dict | None = None,
+                 verdicts: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Every row of the claim tables against the paper's method, per data set: the paper's
-    difference, ours with its interval and seed band, and whether the claim holds on our data."""
+    difference, ours with its paired interval and seed band, and whether the claim holds on our
+    data (:func:`~microau.report.verdicts.paper_agreement`). Indexed by (table, data, row); the
+    claims and their reference rows are in :func:`claim_list`. ``verdicts``: table id -> its
+    :func:`~microau.report.verdicts.row_verdicts`, where already computed."""
     parts = []
-    for table_id, claim in CLAIM_TABLES.items():
+    for table_id in CLAIM_TABLES:
         runs = runs_by_table.get(table_id)
         if runs is None:
             continue
-        v = row_verdicts(table_id, runs, spreads)
+        v = (verdicts or {}).get(table_id)
+        v = row_verdicts(table_id, runs, spreads) if v is None else v
         v = v[v["_paper_row"].notna()] if not v.empty else v
         if v.empty:
             continue
-        v = v.assign(claim=claim, holds=[_holds(x) for x in v["_verdict"]])
-        parts.append(v)
+        parts.append(v.assign(table=paper_table(table_id).title,
+                              holds=[a or "paper ties" for a in v["agreement"]]))
     if not parts:
         return pd.DataFrame()
-    out = pd.concat(parts)
-    keep = ["claim", "data", "row", "reference", "paper: row − reference", "ours: row − reference",
-            "interval low", "interval high", "seed band ±", "holds"]
-    return out[keep].set_index(["claim", "data", "row"])
+    out = pd.concat(parts).rename(columns={"paper: row − reference": "paper: row − ref.",
+                                           "ours: row − reference": "ours: row − ref."})
+    keep = ["table", "data", "row", "paper: row − ref.", "ours: row − ref.", "interval low", "interval high",
+            "seed band ±", "holds"]
+    return out[keep].set_index(["table", "data", "row"])
 
 
-def _holds(v) -> str:
-    """The paper's method above the row (ours row − reference < 0) is what every claim says."""
-    return {"a < b": "holds", "a > b": "reversed", "within noise": "within noise"}.get(
-        v.status, "not judged (no seed spread)")
+def claim_list() -> str:
+    """The claims the Findings table checks, one line each, with the row every other row is
+    measured against (the paper's best row on each data set, its method)."""
+    from .verdicts import reference_rows
+
+    lines = []
+    for table_id, claim in CLAIM_TABLES.items():
+        refs = reference_rows(table_id)
+        named = (f"*{next(iter(refs.values()))}*" if len(set(refs.values())) == 1 else
+                 ", ".join(f"*{label}* ({dataset_name(base)})" for base, label in refs.items()))
+        lines.append(f"- **{claim}**; reference row: {named}")
+    return "\n".join(lines)
 
 
 def claim_counts(claims: pd.DataFrame) -> str:
     """How many row comparisons hold, are reversed or are within noise, per data set."""
+    from .verdicts import counts_words
+
     if claims.empty:
         return "No claim could be checked: the table pages' runs are missing."
     lines = []
     for data, part in claims.groupby(level="data", sort=False):
-        counts = part["holds"].value_counts()
-        items = ", ".join(f"{int(n)} {k}" for k, n in counts.items())
-        lines.append(f"**{data}**: of {len(part)} row comparisons the paper makes, {items}.")
+        counts = {k: int(n) for k, n in part["holds"].value_counts().items()}
+        lines.append(f"**{data}**: of {len(part)} row comparisons the paper makes, {counts_words(counts)}.")
     return "\n\n".join(lines)
 
 
@@ -157,6 +173,19 @@ def no_lsi_attention(seed: int = 1) -> pd.DataFrame:
                      "max |A − 1/N|": float((a.attention - 1.0 / n).abs().max()),
                      "max |ΔW_d| between two inputs": float((a.dependency - b.dependency).abs().max())})
     return pd.DataFrame(rows).set_index("variant")
+
+
+def gd_loss_floor_tables(datasets) -> list:
+    """:func:`gd_loss_floors` for each data set's number of AUs, as the page shows them."""
+    from ..aus import DATASET_AUS
+    from ..data.registry import base_dataset
+    from .tables import styled
+
+    out = []
+    for dataset in datasets:
+        n = len(DATASET_AUS[base_dataset(dataset)])
+        out.append(styled(gd_loss_floors(n), caption=f"{dataset}: N = {n} AUs", precision=3))
+    return out
 
 
 def gd_loss_floors(n_aus: int) -> pd.DataFrame:

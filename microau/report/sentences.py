@@ -43,11 +43,13 @@ def _source_sentence(dataset: str, result) -> str:
     return "This run used the paper's setting (profile *paper*)."
 
 
-def describe_comparison(long: pd.DataFrame, runs: Runs, metric: str = "f1") -> str:
+def describe_comparison(long: pd.DataFrame, runs: Runs, metric: str = "f1",
+                        verdicts: pd.DataFrame | None = None) -> str:
     """Markdown: for each of our data sets, the paper's best row, then each of our rows against the
     table's reference row, stated as a direction only when the difference is outside both the
     paired subject-bootstrap interval and the measured seed band (``microau.noise``), with
-    whether it agrees with the paper's difference."""
+    whether it agrees with the paper's difference. ``verdicts``: the table's
+    :func:`~microau.report.verdicts.row_verdicts` when already computed."""
     from .verdicts import describe_verdicts, row_verdicts
 
     parts = []
@@ -68,7 +70,7 @@ def describe_comparison(long: pd.DataFrame, runs: Runs, metric: str = "f1") -> s
             text.append(_source_sentence(dataset, result))
         parts.append(" ".join(text))
     if table_id and metric == "f1":
-        verdicts = row_verdicts(table_id, runs)
+        verdicts = verdicts if verdicts is not None else row_verdicts(table_id, runs)
         if not verdicts.empty:
             parts.append("Each row against the reference row, with the measured noise:\n\n"
                          + describe_verdicts(verdicts))

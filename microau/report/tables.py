@@ -140,15 +140,48 @@ def comparison_table(long: pd.DataFrame, index_name: str = "") -> pd.DataFrame:
     return df
 
 
-def styled(df: pd.DataFrame, caption: str | None = None, precision: int = 3):
-    """The table as the book shows it: 3 decimals, '—' where there is no number."""
+SHORT = 16  # characters: a text column whose cells are all this short is not wrapped
+
+
+class BookTable:
+    """A styled table as a page shows it: inside its own box that scrolls sideways when the table
+    is wider than the page (``book/_static/microau.css``: ``div.microau-table``)."""
+
+    def __init__(self, styler):
+        self.styler = styler
+
+    def _repr_html_(self) -> str:
+        return f'<div class="microau-table">{self.styler.to_html()}</div>'
+
+    @property
+    def data(self) -> pd.DataFrame:
+        return self.styler.data
+
+
+def styled(df: pd.DataFrame, caption: str | None = None, precision: int = 3, fmt: str | None = None) -> BookTable:
+    """The table as the book shows it: numbers right-aligned with ``precision`` decimals (or the
+    format ``fmt``, e.g. '{:.1e}'), whole numbers as such, '—' where there is no number."""
     sty = df.style.format(precision=precision, na_rep="—")
+    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    whole = [c for c in numeric if pd.api.types.is_integer_dtype(df[c])]
+    if fmt and numeric:
+        sty = sty.format(fmt, subset=[c for c in numeric if c not in whole], na_rep="—")
+    if whole:
+        sty = sty.format("{:d}", subset=whole, na_rep="—")
     if caption:
         sty = sty.set_caption(caption)
-    return sty.set_table_styles([
+    sty = sty.set_table_styles([
         {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"},
         {"selector": "th.col_heading", "props": "text-align: center;"},
     ])
+    if numeric:
+        sty = sty.set_table_styles({c: [{"selector": "td", "props": "text-align: right;"}] for c in numeric},
+                                   overwrite=False)
+    short = [c for c in df.columns if c not in numeric and df[c].astype(str).str.len().max() <= SHORT]
+    if short:  # a word or two ('within noise', 'yes (8 runs)'): kept on one line
+        sty = sty.set_table_styles({c: [{"selector": "td", "props": "white-space: nowrap;"}] for c in short},
+                                   overwrite=False)
+    return BookTable(sty)
 
 
 def sota_table(runs: Runs, variant: str = "full") -> pd.DataFrame:

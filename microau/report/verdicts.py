@@ -58,6 +58,13 @@ def seed_spread_table(runs: "Runs") -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["data", "variant"]) if rows else pd.DataFrame()
 
 
+def reference_rows(table_id: str) -> dict[str, str]:
+    """Base data set -> the label of the table's reference row on it (:func:`_reference_variant`)."""
+    t = paper_table(table_id)
+    labels = {r["variant"]: r["label"] for r in t.rows if r.get("variant")}
+    return {d: labels[_reference_variant(table_id, d)] for d in t.datasets}
+
+
 def _reference_variant(table_id: str, dataset: str) -> str:
     """The table's reference row: the one the paper scores best on the data set (its method)."""
     t = paper_table(table_id)
@@ -97,9 +104,49 @@ def row_verdicts(table_id: str, runs: "Runs", spreads: dict | None = None, varia
                 "interval low": v.low, "interval high": v.high, "seed band ±": v.band,
                 "verdict": _status_words(v.status),
                 "paper: row − reference": (pv - pr) if None not in (pv, pr) else np.nan,
+                "agreement": paper_agreement(v, pv, pr),
                 "_verdict": v, "_variant": variant, "_ref": ref, "_paper_row": pv, "_paper_ref": pr,
             })
     return pd.DataFrame(rows)
+
+
+AGREEMENTS = ("holds", "within noise", "reversed", "not judged")  # how a verdict meets the paper
+
+
+def paper_agreement(v: "noise.Verdict", paper_a: float | None, paper_b: float | None) -> str | None:
+    """How our difference a − b meets the paper's: 'holds' (our direction is the paper's, outside
+    noise), 'reversed' (the opposite, outside noise), 'within noise', or 'not judged' (no seed
+    spread measured). None where the paper orders nothing (a value missing, or a tie)."""
+    if paper_a is None or paper_b is None or not np.isfinite([paper_a, paper_b]).all():
+        return None
+    paper_sign = int(np.sign(paper_a - paper_b))
+    if paper_sign == 0:
+        return None
+    if v.status == "unjudged":
+        return "not judged"
+    if v.direction == 0:
+        return "within noise"
+    return "holds" if v.direction == paper_sign else "reversed"
+
+
+def agreement_counts(verdicts: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per data set (the 'data' column), how many rows hold, are within noise, reversed or not
+    judged (:func:`paper_agreement`); rows the paper does not order are not counted."""
+    out: dict[str, dict[str, int]] = {}
+    if verdicts.empty:
+        return out
+    for data, part in verdicts.groupby("data", sort=False):
+        found = [a for a in part["agreement"] if a]
+        out[data] = {k: found.count(k) for k in AGREEMENTS if found.count(k)}
+    return out
+
+
+def counts_words(counts: dict[str, int]) -> str:
+    """'2 hold, 1 within noise' from a count per agreement ('no row the paper orders' if empty)."""
+    if not counts:
+        return "no row the paper orders"
+    verb = {"holds": ("holds", "hold")}
+    return ", ".join(f"{n} {verb.get(k, (k, k))[n != 1]}" for k, n in counts.items())
 
 
 def _status_words(status: str) -> str:
@@ -111,7 +158,8 @@ def shown(verdicts: pd.DataFrame) -> pd.DataFrame:
     """The verdict table as a page shows it (helper columns dropped)."""
     if verdicts.empty:
         return verdicts
-    return verdicts.drop(columns=[c for c in verdicts.columns if c.startswith("_")]).set_index(["data", "row"])
+    drop = [c for c in verdicts.columns if c.startswith("_") or c == "agreement"]
+    return verdicts.drop(columns=drop).set_index(["data", "row"])
 
 
 def describe_verdicts(verdicts: pd.DataFrame) -> str:

@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import platform
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ import yaml
 from ..aus import EMOTION3_CLASSES, au_name
 from ..config import KEY_NEUTRAL, Config
 from ..mer import emotion_scores
+from ..paths import git_commit as _git_commit
 from .common import FoldResult, epoch_batches
 from .data import TrainData, load_train_data
 from .datakey import SHORT, digest_for, digest_of
@@ -438,15 +438,3 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
-
-
-def _git_commit() -> str:
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return (commit + ("+dirty" if dirty else "")) if commit else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
