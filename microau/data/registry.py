@@ -123,9 +123,11 @@ def prep_settings_for(cfg) -> "PrepSettings":
     """How a run's clips are prepared: magnification as configured, everything else default."""
     from ..prep.pipeline import PrepSettings
 
-    return PrepSettings(magnify=cfg.magnify, learned_checkpoint=cfg.magnify_checkpoint)
+    return PrepSettings(magnify=cfg.magnify, learned_checkpoint=cfg.magnify_checkpoint,
+                        on_unreadable=getattr(cfg, "on_damaged_frame", "error"))
 
 
 def data_key(cfg) -> tuple:
     """The settings that decide a run's prepared data: runs with equal keys share their data."""
-    return (cfg.dataset, cfg.data_root, cfg.n_subjects, cfg.magnify, cfg.magnify_checkpoint)
+    return (cfg.dataset, cfg.data_root, cfg.n_subjects, cfg.magnify, cfg.magnify_checkpoint,
+            getattr(cfg, "on_damaged_frame", "error"))

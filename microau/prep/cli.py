@@ -34,7 +34,8 @@ def _prepare(args: argparse.Namespace) -> int:
         root = ensure_phantom(registry.base_dataset(args.dataset), seed=args.seed,
                               n_subjects=args.subjects, progress=not args.no_progress)
     samples = registry.load_samples(args.dataset, root)
-    settings = PrepSettings(magnify=args.magnify, learned_checkpoint=args.checkpoint)
+    settings = PrepSettings(magnify=args.magnify, learned_checkpoint=args.checkpoint,
+                            on_unreadable=args.on_damaged_frame)
     t0 = time.perf_counter()
     prepared = prepare_samples(samples, settings, cache_dir=args.cache, workers=args.workers,
                                progress=not args.no_progress)
@@ -51,7 +52,7 @@ def _prepare(args: argparse.Namespace) -> int:
     else:
         print("fallbacks: none")
     if prepared.dropped:
-        print(f"dropped (unreadable): {len(prepared.dropped)}")
+        print(f"dropped (missing or damaged frame): {len(prepared.dropped)}")
         for cid, why in sorted(prepared.dropped.items()):
             print(f"  {cid}: {why}")
     return 0
@@ -86,6 +87,9 @@ def register(subparsers) -> None:
     pr.add_argument("--workers", type=int, default=default_workers())
     pr.add_argument("--magnify", default="linear", choices=("linear", "learned", "none"))
     pr.add_argument("--checkpoint", default=None, help="learned-magnifier checkpoint for --magnify learned (the public ports' formats are read; see the book's 'Your own data' chapter)")
+    pr.add_argument("--on-damaged-frame", default="error", choices=("error", "drop"),
+                    help="a clip whose onset or apex frame is damaged: stop with an error naming the "
+                         "file (default), or leave the clip out, counted and listed")
     pr.add_argument("--seed", type=int, default=0, help="phantom seed when --root is omitted")
     pr.add_argument("--subjects", type=int, default=None, help="phantom subjects when --root is omitted")
     pr.add_argument("--no-progress", action="store_true")
