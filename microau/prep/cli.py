@@ -1,6 +1,6 @@
 """``microau phantom`` and ``microau prepare``.
 
-    microau phantom --like casme2 --out DIR [--seed S] [--subjects K]
+    microau phantom --like casme2|samm|casme3|casme|4dme|mmew|smic --out DIR [--seed S] [--subjects K]
     microau prepare --dataset phantom-casme2 [--root DIR] [--cache DIR] [--workers N] [--magnify linear]
 """
 from __future__ import annotations
@@ -11,11 +11,17 @@ import time
 
 def _phantom(args: argparse.Namespace) -> int:
     from microau.data.phantom import default_phantom_root, write_phantom
+    from microau.data.phantom.layouts import LAYOUTS, default_root, write_layout_phantom
 
-    out = args.out or default_phantom_root(args.like, args.seed, args.subjects)
     t0 = time.perf_counter()
-    root = write_phantom(args.like, out, seed=args.seed, n_subjects=args.subjects,
-                         progress=not args.no_progress)
+    if args.like in LAYOUTS:
+        out = args.out or default_root(args.like, args.seed, args.subjects)
+        root = write_layout_phantom(args.like, out, seed=args.seed, n_subjects=args.subjects,
+                                    progress=not args.no_progress)
+    else:
+        out = args.out or default_phantom_root(args.like, args.seed, args.subjects)
+        root = write_phantom(args.like, out, seed=args.seed, n_subjects=args.subjects,
+                             progress=not args.no_progress)
     print(f"phantom-{args.like} (seed {args.seed}, subjects {args.subjects or 'all'}) in {root} "
           f"[{time.perf_counter() - t0:.1f} s]")
     return 0
@@ -29,10 +35,10 @@ def _prepare(args: argparse.Namespace) -> int:
     if root is None:
         if not registry.is_phantom(args.dataset):
             raise ValueError(f"--root is required for {args.dataset} (the folder holding its coding sheet)")
-        from microau.data.phantom import ensure_phantom
+        from microau.data.phantom.layouts import ensure_any_phantom
 
-        root = ensure_phantom(registry.base_dataset(args.dataset), seed=args.seed,
-                              n_subjects=args.subjects, progress=not args.no_progress)
+        root = ensure_any_phantom(registry.base_dataset(args.dataset), seed=args.seed,
+                                  n_subjects=args.subjects, progress=not args.no_progress)
     samples = registry.load_samples(args.dataset, root)
     settings = PrepSettings(magnify=args.magnify, learned_checkpoint=args.checkpoint,
                             on_unreadable=args.on_damaged_frame)
@@ -59,15 +65,16 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from microau.data.registry import BASE_DATASETS, DATASETS
+    from microau.data.registry import BASE_DATASETS, DATASETS, OTHER_DATASETS
     from microau.prep.pipeline import default_workers
 
     ph = subparsers.add_parser(
-        "phantom", help="write the simulated data set (phantom) in CASME II or SAMM layout",
+        "phantom", help="write the simulated data set (phantom) in the layout of a real one",
         description="Write the phantom: simulated micro-expression clips with known AU labels, "
-                    "in the real on-disk layout of CASME II or SAMM.",
+                    "in the real on-disk layout of CASME II, SAMM, CAS(ME)^3, CASME, 4DME, MMEW or SMIC.",
     )
-    ph.add_argument("--like", required=True, choices=BASE_DATASETS)
+    ph.add_argument("--like", required=True, choices=(*BASE_DATASETS, *OTHER_DATASETS),
+                    help="the data set whose layout (sheet and frame tree) the phantom is written in")
     ph.add_argument("--out", default=None,
                     help="output folder: new, empty, or a phantom's own (default: the cache folder); "
                          "a folder holding anything else is refused")
