@@ -8,7 +8,16 @@ from .config import PROFILES, VARIANTS, Config
 from .data import registry
 
 
-def add_run_args(p: argparse.ArgumentParser, *, many_datasets: bool = False, variant: bool = True) -> None:
+def dataset_name(value: str) -> str:
+    """argparse type of --dataset where composites ('casme2+samm') are allowed."""
+    try:
+        return registry.check(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_run_args(p: argparse.ArgumentParser, *, many_datasets: bool = False, variant: bool = True,
+                 composite: bool = False) -> None:
     """--profile --variant --dataset(s) --root --device --epochs --subjects --seed --pretrained
     --magnify --magnify-checkpoint --precision --on-damaged-frame --runs --no-progress."""
     p.add_argument("--profile", default="quick", choices=sorted(PROFILES),
@@ -20,6 +29,9 @@ def add_run_args(p: argparse.ArgumentParser, *, many_datasets: bool = False, var
         p.add_argument("--datasets", nargs="+", default=list(registry.DEFAULT_DATASETS),
                        choices=registry.DATASETS, metavar="DATASET",
                        help="phantom-casme2 phantom-samm (default), or casme2 / samm with --root")
+    elif composite:
+        p.add_argument("--dataset", default=registry.DEFAULT_DATASETS[0], type=dataset_name, metavar="DATASET",
+                       help=f"{', '.join(registry.DATASETS)}, or several joined by '+' (casme2+samm)")
     else:
         p.add_argument("--dataset", default=registry.DEFAULT_DATASETS[0], choices=registry.DATASETS)
     p.add_argument("--root", action="append", metavar="[DATASET=]DIR",

@@ -77,7 +77,8 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     for cfg in todo.values():
         key = registry.data_key(cfg)
         if key not in data:
-            registry.root_for(cfg, progress=progress)  # write a phantom up front, quietly
+            for part_cfg in registry.part_configs(cfg):  # write a phantom up front, quietly
+                registry.root_for(part_cfg, progress=progress)
             data[key] = load_train_data(cfg, progress=progress)
     log.info("data of %d set(s) ready in %.0f s; %d run(s) to train", len(data),
              time.perf_counter() - t0, len(todo))

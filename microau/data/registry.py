@@ -224,3 +224,11 @@ def evaluated_aus(dataset: str) -> tuple[int, ...]:
     if base in DATASET_AUS:
         return DATASET_AUS[base]
     return tuple(a for a in CROSS_SET_AUS if a in AU_LANDMARKS)
+
+
+def part_configs(cfg) -> list:
+    """One config per part of a composite's run (its name, its own root); ``[cfg]`` otherwise."""
+    if not is_composite(cfg.dataset):
+        return [cfg]
+    roots = part_roots(cfg.dataset, cfg.data_root)
+    return [cfg.replace(dataset=p, data_root=roots[p], holdout="subject") for p in parts(cfg.dataset)]
