@@ -142,3 +142,19 @@ def test_cli_writes_and_summarises_a_new_layout(tmp_path, capsys):
     assert main(["data", "summary", "--dataset", "casme3", "--root", str(out)]) == 0
     text = capsys.readouterr().out
     assert "dataset: casme3" in text and "apex frames not taken as coded:" in text
+
+
+def test_the_book_chapter_shows_the_formats_and_the_harmonisation_table():
+    """book/other_datasets.md holds the tables microau.data.harmonise computes (regenerate them
+    with harmonise.book_tables() when a spec or the AU lists change)."""
+    from microau.data import harmonise
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "book" / "other_datasets.md").read_text(encoding="utf-8")
+    for name, table in harmonise.book_tables().items():
+        assert table in page, f"the {name} table of book/other_datasets.md is out of date"
+    assert "file: other_datasets" in (root / "_toc.yml").read_text()
+    table = harmonise.harmonisation_table()
+    assert list(table.AU) == [f"AU{a}" for a in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17)]
+    assert table.set_index("AU").loc["AU5", "model reads it"].startswith("no")
+    assert table.set_index("AU").loc["AU14", "SAMM"] == "-" and table.set_index("AU").loc["AU14", "MMEW"] == "scored"
