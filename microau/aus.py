@@ -11,6 +11,11 @@ DATASET_AUS: dict[str, tuple[int, ...]] = {
     "samm": (2, 4, 7, 12),
 }
 
+# The AUs compared across data sets (the list of tvaranka/meb's cross-data-set benchmark): coded
+# often enough in CASME, CASME II, SAMM, 4DME, MMEW and CAS(ME)^3 to be scored on each
+# (microau.data.harmonise shows which sets code which).
+CROSS_SET_AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17)
+
 # Positive / negative descriptions, written from the FACS action descriptions.
 # (positive, negative) for every AU the two datasets code often enough to matter.
 AU_PROMPTS: dict[int, tuple[str, str]] = {
@@ -54,6 +59,12 @@ EMOTION3: dict[str, str] = {
     "fear": "negative",
     "sadness": "negative",
     "surprise": "surprise",
+    # SMIC codes the three classes themselves; other sets spell two emotions shorter (as read
+    # from public sources). No CASME II or SAMM label takes these names.
+    "positive": "positive",
+    "negative": "negative",
+    "happy": "positive",
+    "sad": "negative",
 }
 EMOTION3_CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
 

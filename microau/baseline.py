@@ -21,7 +21,7 @@ import pandas as pd
 
 from .aus import au_name
 from .prep.flow import decode_flow_image
-from .train.metrics import au_metrics
+from .train.metrics import au_metrics, no_au_metrics
 
 # How numbers from this module are labelled in tables and pages.
 LABEL = "region-flow logistic regression"
@@ -88,7 +88,7 @@ class BaselineResult:
     dataset: str
     source: str  # 'phantom', 'casme2', 'samm'
     metrics: pd.DataFrame  # per AU and 'mean' (au_metrics)
-    predictions: np.ndarray  # [M, N] 0/1, LOSO (each clip predicted by the fold that held it out)
+    predictions: np.ndarray  # [M, N] 0/1, LOSO (each clip predicted by the fold that held it out; 0 if none)
     seconds: float
 
     @property
@@ -106,13 +106,14 @@ def run_baseline_loso(data, radius: float = 12.0, c: float = 1.0, balanced: bool
     t0 = time.perf_counter()
     feats = features_from_tensors(data.images, data.landmarks, radius * data.images.shape[-1] / 224.0)
     labels = data.labels.cpu().numpy()
-    subjects = np.asarray(data.subjects)
     preds = np.zeros_like(labels)
-    for subject in data.fold_subjects:
-        test = subjects == subject
+    for fold in data.fold_subjects:  # one per subject; across sets, the folds the run's holdout asks for
+        test, train = data.subject_index(fold, test=True), data.subject_index(fold, test=False)
         for n in range(labels.shape[1]):
-            preds[test, n] = fit_predict_au(feats[~test], labels[~test, n], feats[test], c, balanced)
-    metrics = au_metrics(labels, preds, [au_name(a) for a in data.aus])
+            preds[test, n] = fit_predict_au(feats[train], labels[train, n], feats[test], c, balanced)
+    scored = data.scored()
+    names = [au_name(a) for a in data.aus]
+    metrics = au_metrics(labels[scored], preds[scored], names) if scored.any() else no_au_metrics(names)
     return BaselineResult(data.dataset, data.source, metrics, preds, time.perf_counter() - t0)
 
 

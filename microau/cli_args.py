@@ -8,9 +8,18 @@ from .config import PROFILES, VARIANTS, Config
 from .data import registry
 
 
-def add_run_args(p: argparse.ArgumentParser, *, many_datasets: bool = False, variant: bool = True) -> None:
+def dataset_name(value: str) -> str:
+    """argparse type of --dataset where composites ('casme2+samm') are allowed."""
+    try:
+        return registry.check(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def add_run_args(p: argparse.ArgumentParser, *, many_datasets: bool = False, variant: bool = True,
+                 composite: bool = False) -> None:
     """--profile --variant --dataset(s) --root --device --epochs --subjects --seed --pretrained
-    --magnify --magnify-checkpoint --precision --runs --no-progress."""
+    --magnify --magnify-checkpoint --precision --on-damaged-frame --runs --no-progress."""
     p.add_argument("--profile", default="quick", choices=sorted(PROFILES),
                    help="scale of the runs: smoke | quick (CPU, default) | paper (GPU)")
     if variant:
@@ -20,6 +29,9 @@ def add_run_args(p: argparse.ArgumentParser, *, many_datasets: bool = False, var
         p.add_argument("--datasets", nargs="+", default=list(registry.DEFAULT_DATASETS),
                        choices=registry.DATASETS, metavar="DATASET",
                        help="phantom-casme2 phantom-samm (default), or casme2 / samm with --root")
+    elif composite:
+        p.add_argument("--dataset", default=registry.DEFAULT_DATASETS[0], type=dataset_name, metavar="DATASET",
+                       help=f"{', '.join(registry.DATASETS)}, or several joined by '+' (casme2+samm)")
     else:
         p.add_argument("--dataset", default=registry.DEFAULT_DATASETS[0], choices=registry.DATASETS)
     p.add_argument("--root", action="append", metavar="[DATASET=]DIR",
@@ -39,6 +51,9 @@ def add_run_args(p: argparse.ArgumentParser, *, many_datasets: bool = False, var
                         "'Your own data' chapter for the formats read)")
     p.add_argument("--precision", default=None, choices=("fp32", "bf16"),
                    help="arithmetic of the trainable part (default fp32, the reference)")
+    p.add_argument("--on-damaged-frame", default=None, choices=("error", "drop"),
+                   help="a clip whose onset or apex frame is damaged (pixels lost): stop with an "
+                        "error naming the file (default), or leave the clip out, counted and listed")
     p.add_argument("--runs", default=None, metavar="DIR",
                    help="runs directory (default: $MICROAU_RUNS, else <repository>/runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -81,7 +96,8 @@ def parse_roots(items: list[str] | None, datasets: list[str] | tuple[str, ...] =
 def config_overrides(args: argparse.Namespace) -> dict:
     """Config fields set on the command line (unset options keep the profile's values)."""
     out = dict(epochs=args.epochs, n_subjects=args.subjects, seed=args.seed, magnify=args.magnify,
-               magnify_checkpoint=args.magnify_checkpoint, precision=args.precision)
+               magnify_checkpoint=args.magnify_checkpoint, precision=args.precision,
+               on_damaged_frame=getattr(args, "on_damaged_frame", None))
     if args.pretrained is not None:
         out["pretrained"] = args.pretrained  # 'none': random init (microau.runs.make_run_config)
     if args.device:

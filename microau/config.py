@@ -45,7 +45,10 @@ KEY_NEUTRAL: dict[str, Any] = {
     "class_weights": "none",
     "prompts": "paper",
     "backbone_seed": 0,
+    "on_damaged_frame": "error",  # runs before the option existed refused a damaged frame
+    "holdout": "subject",  # runs before cross-set evaluation existed left one subject out per fold
 }
+DAMAGED_FRAME_CHOICES = ("error", "drop")
 
 
 @dataclass
@@ -86,6 +89,10 @@ class Config:
     magnify_checkpoint: str | None = None
     device: str = "cpu"
     precision: str = "fp32"  # fp32 | bf16: autocast of the trainable part (microau.train.precision)
+    on_damaged_frame: str = "error"  # error | drop: a clip with a damaged frame stops the run, or is left out
+    # which clips each fold tests: 'subject' (LOSO), 'dataset' (leave one data set of a composite
+    # out), or the name of one part of a composite (train on the others, test on it); microau.cross
+    holdout: str = "subject"
     profile: str = "paper"
     variant: str = "full"
     notes: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +106,7 @@ class Config:
             ("precision", self.precision, PRECISIONS),
             ("class_weights", self.class_weights, CLASS_WEIGHTS),
             ("prompts", self.prompts, PROMPTS),
+            ("on_damaged_frame", self.on_damaged_frame, DAMAGED_FRAME_CHOICES),
         ):
             if value not in allowed:
                 raise ValueError(f"config.{name}={value!r}; choose one of {allowed}")

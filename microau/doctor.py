@@ -2,6 +2,7 @@
 
     microau doctor --profile paper --root casme2=/data/CASME2 [--root samm=/data/SAMM]
                    [--pretrained openai|PATH|none] [--magnify learned --magnify-checkpoint PATH]
+    microau doctor --data casme3=/data/CASME3 [--data mmew=/data/MMEW ...]   (a data dry run)
 
 One line per need (data sheet and frames of each data set, CLIP weights, magnifier checkpoint,
 GPU, free disk for the caches), each with what to do when it is missing. The exit code is 1
@@ -177,9 +178,26 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
 
 
+def _data_dry_run(items: list[str]) -> int:
+    """``--data NAME=PATH``: each tree read as a run would read it; 1 when something blocks."""
+    from .data.dry_run import format_tree_report, inspect_tree
+
+    blocked = 0
+    for item in items:
+        name, _, path = item.partition("=")
+        report = inspect_tree(name.strip(), path.strip() or None)
+        print(format_tree_report(report) + "\n")
+        blocked += bool(report.blockers)
+    print(f"{len(items) - blocked} of {len(items)} data tree(s) ready" +
+          (f"; {blocked} blocked (above)" if blocked else ""))
+    return 1 if blocked else 0
+
+
 def _run(args) -> int:
     from .cli_args import parse_roots
 
+    if args.data:
+        return _data_dry_run(args.data)
     checks = preflight(args.profile, parse_roots(args.root) or None, args.datasets, args.pretrained, args.magnify,
                        args.magnify_checkpoint, args.device, args.runs)
     print(format_report(checks))
@@ -199,4 +217,9 @@ def register(sub) -> None:
     p.add_argument("--magnify-checkpoint", default=None, help="checkpoint for --magnify learned")
     p.add_argument("--device", default=None, help="the device the run will use (cuda makes a GPU required)")
     p.add_argument("--runs", default=None, help="results directory the run will write")
+    p.add_argument("--data", action="append", default=None, metavar="NAME=PATH",
+                   help="instead: a dry run over a data set's tree (rows read and left out, fallbacks, "
+                        "missing or damaged frames, clips preparation would drop, AU counts), in "
+                        "seconds, preparing nothing; e.g. --data casme3=/data/CASME3 (repeatable; a "
+                        "phantom's name alone reads its cached copy)")
     p.set_defaults(func=_run)

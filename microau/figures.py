@@ -548,3 +548,33 @@ def verdict_bars(counts: pd.DataFrame) -> "Figure":
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, ncol=4, frameon=False)
     fig.tight_layout()
     return _close(fig)
+
+
+def cross_set_bars(panels: list[tuple[str, pd.DataFrame]]) -> "Figure":
+    """Mean F1 per tested data set (and pooled), one panel per cross-set evaluation: the model and
+    the region baseline side by side, each with its subject-bootstrap interval
+    (``microau.cross.scores_by_set`` tables with a 'method' column)."""
+    if not panels:  # fewer than two data sets: nothing to compare
+        fig, axes = _figure(1, 1, 1.2)
+        axes[0][0].text(0.5, 0.5, "evaluation across data sets needs two or more data sets",
+                        ha="center", va="center")
+        axes[0][0].set_axis_off()
+        return _close(fig)
+    fig, axes = _figure(1, len(panels), 3.4, sharey=True)
+    for ax, (title, table) in zip(axes[0], panels):
+        sets = table.set.drop_duplicates().tolist()
+        x = np.arange(len(sets))
+        methods = table.method.drop_duplicates().tolist()
+        width = 0.8 / max(1, len(methods))
+        for k, method in enumerate(methods):
+            d = table[table.method == method].set_index("set").reindex(sets)
+            err = np.vstack([d.f1 - d.low, d.high - d.f1]).clip(min=0)
+            ax.bar(x + (k - (len(methods) - 1) / 2) * width, d.f1, width, yerr=err, capsize=3,
+                   color=OURS_COLORS[k % len(OURS_COLORS)], label=method)
+        ax.set_xticks(x, [s.replace("phantom-", "phantom-\n") for s in sets], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("mean F1 over the shared AUs")
+    axes[0][-1].legend(loc="upper right")
+    fig.tight_layout()
+    return _close(fig)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from . import cli_args
-from .book.manifest import NOTEBOOKS, notebook_variants, select
+from .book.manifest import NOTEBOOKS, notebook_variants, page, select
 from .book.placeholders import OUTPUT_DIR, is_placeholder, self_ignore
 from .forkpool import available_cores
 from .runs import ensure_runs, repo_root, runs_dir, seed_run_configs
@@ -138,6 +138,18 @@ def _execute_one(name: str, parameters: dict, out: Path, root: Path) -> float:
     return seconds
 
 
+def cross_configs(name: str, datasets, profile: str, data_root: dict | None = None, device: str = "cpu",
+                  **overrides) -> list:
+    """The configs of the cross-set runs a page shows (none with fewer than two data sets)."""
+    from .cross import plan, plan_config
+
+    datasets = list(datasets)
+    if len(datasets) < 2:
+        return []
+    return [plan_config(plan(mode, datasets), profile, "full", data_root, device, **overrides)
+            for mode in page(name).cross_modes]
+
+
 def train_pages(names, parameters: dict, args, stages: StageClock | None = None) -> int:
     """Train every unfinished run the pages ``names`` show, and the held-out models of the
     prediction page; returns how many LOSO runs were trained. ``stages`` records the times."""
@@ -146,11 +158,13 @@ def train_pages(names, parameters: dict, args, stages: StageClock | None = None)
         args, list(dict.fromkeys(v for n in names for v in notebook_variants(n))), parameters["datasets"])
     if args.seeds:
         configs = [cfg.replace(seed=s) for cfg in configs for s in args.seeds]
-    for name in names:  # the seed-spread page's runs
+    for name in names:  # the seed-spread page's runs, and the cross-set runs
         over = dict(parameters["overrides"])
         over.pop("seeds", None)
         configs += list(seed_run_configs(name, parameters["datasets"], args.profile,
                                          parameters["data_root"], parameters["device"], **over).values())
+        configs += cross_configs(name, parameters["datasets"], args.profile, parameters["data_root"],
+                                 parameters["device"], **over)
     n = ensure_runs(configs, parameters["runs_dir"], executor=args.executor, jobs=args.jobs,
                     ray_address=args.ray_address, progress=not args.no_progress, stages=stages)
     if "predict_demo" in names:  # its models are trained on all subjects but the last (the page's default)

@@ -75,7 +75,8 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     for cfg in {registry.data_key(c): c for c in configs}.values():  # a run's key needs its sheet
         if registry.is_phantom(cfg.dataset):
             t = time.perf_counter()
-            registry.root_for(cfg, progress=progress)  # written here on first use
+            for part_cfg in registry.part_configs(cfg):
+                registry.root_for(part_cfg, progress=progress)  # written here on first use
             dt = time.perf_counter() - t
             if dt > 0.5:  # not just found in the cache
                 stages.add(f"data {cfg.dataset}", dt, f"phantom written in {dt:.1f} s")
@@ -95,6 +96,12 @@ def ensure_runs(configs: Iterable[Config], runs: str | os.PathLike | None = None
     prepared = {}
     for key, cfg in firsts.items():
         t = time.perf_counter()
+        if registry.is_composite(cfg.dataset):  # each part prepared here; its tensors read the cache
+            for part_cfg in registry.part_configs(cfg):
+                prepare_for(part_cfg, progress=progress)
+            prepared[key] = None
+            stages.add(f"data {cfg.dataset}", time.perf_counter() - t, "parts prepared")
+            continue
         prepared[key] = prepare_for(cfg, progress=progress)
         s = prepared[key].summary()
         stages.add(f"data {cfg.dataset}", time.perf_counter() - t,

@@ -149,3 +149,24 @@ def test_runs_of_several_seeds_train_as_one_stack_with_the_same_bits_as_the_pool
         meta = RunResult.load(a.run_dir).meta
         assert meta["timings"]["stacked_runs"] == 3
         _same_bits(RunResult.load(a.run_dir), RunResult.load(b.run_dir))
+
+
+def test_a_local_instance_starts_without_the_token_notice(tmp_path):
+    """Ray announces token authentication on every local start; microau's own start keeps it off
+    the terminal (and restores the logger), while the instance still works."""
+    import subprocess
+    import sys
+
+    code = ("import logging, ray\n"
+            "from microau.train.ray_executor import TOKEN_NOTICE_LOGGER, _connect\n"
+            "assert _connect(None)\n"
+            "print('answer', ray.get(ray.remote(lambda: 41 + 1).remote()))\n"
+            "print('level', logging.getLogger(TOKEN_NOTICE_LOGGER).level)\n"
+            "ray.shutdown()\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env.pop("RAY_AUTH_MODE", None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "answer 42" in proc.stdout and "level 0" in proc.stdout
+    assert "Token authentication" not in proc.stderr + proc.stdout

@@ -20,6 +20,7 @@ class Page:
     includes: tuple[str, ...] = ()  # other pages whose runs this page reads
     seeds: tuple[int, ...] = ()  # seeds of the seed-spread runs
     seed_variants: dict[str, str] = field(default_factory=dict)  # variant -> 'all' | 'last' data set
+    cross_modes: tuple[str, ...] = ()  # cross-set evaluations of the full model (microau.cross.MODES)
 
     @property
     def variants(self) -> list[str]:
@@ -65,6 +66,7 @@ PAGES: tuple[Page, ...] = (
     Page("findings", "findings", includes=(
         "table2_ablation", "table3_text_encoder", "table6_pta", "table7_gda", "table8_miaucl")),
     Page("predict_demo", "own data"),  # applies a trained model to one clip
+    Page("cross_dataset", "beyond", cross_modes=("loso", "leave-one-dataset-out")),
     # the landing page (the book's root): reads whatever runs exist, trains none, so it comes last
     Page("summary", "landing"),
 )
@@ -100,3 +102,4 @@ def select(only: str | Sequence[str] | None) -> list[str]:
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}; choose from {', '.join(NOTEBOOKS)}")
     return [n for n in NOTEBOOKS if n in names]
+

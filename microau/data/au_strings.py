@@ -69,6 +69,8 @@ class ParsedAUs:
     ``notes``: one human-readable line per ambiguity or ignored piece.
     ``ambiguous``: True when the AU *set* itself is uncertain ('or', '?', unparsed tokens).
     ``referenced``: AUs named in ``ref(...)`` (related but not coded; not in ``aus``).
+    ``sides``: the coded AUs that carry a side or position prefix, as coded ('L12', 'R14', 'T1'),
+    sorted: ``aus`` drops the prefix, this keeps it.
     """
 
     aus: frozenset[int]
@@ -76,6 +78,7 @@ class ParsedAUs:
     ambiguous: bool = False
     referenced: frozenset[int] = field(default_factory=frozenset)
     raw: str = ""
+    sides: tuple[str, ...] = ()
 
 
 def cell_text(cell: object) -> str:
@@ -105,6 +108,7 @@ class _Acc:
     def __init__(self) -> None:
         self.aus: set[int] = set()
         self.referenced: set[int] = set()
+        self.sides: set[str] = set()
         self.notes: list[str] = []
         self.ambiguous = False
 
@@ -148,6 +152,8 @@ def _atom(token: str, acc: _Acc | None) -> int | None:
     if acc is None:
         return au
     prefix = m.group("prefix")
+    if prefix:
+        acc.sides.add(f"{prefix}{au}")
     if prefix in _POSITION:
         acc.note(f"'{token}': leading '{prefix}' {_POSITION[prefix]}; stripped, AU{au} kept")
     intensity = m.group("intensity")
@@ -216,6 +222,7 @@ def _term(term: str, acc: _Acc) -> None:
             chosen.extend(sorted(sub.aus))
             acc.aus.update(sub.aus)
             acc.referenced.update(sub.referenced)
+            acc.sides.update(sub.sides)
             for n in sub.notes:
                 acc.note(n)
         acc.ambiguous = True
@@ -267,4 +274,5 @@ def parse_au_string(cell: object) -> ParsedAUs:
         ambiguous=acc.ambiguous,
         referenced=frozenset(acc.referenced),
         raw=raw,
+        sides=tuple(sorted(acc.sides, key=lambda c: (int(c[1:]), c))),
     )

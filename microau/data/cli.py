@@ -24,7 +24,7 @@ def _summary(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     data = subparsers.add_parser(
-        "data", help="inspect a dataset (CASME II, SAMM or the phantom in their layouts)",
+        "data", help="inspect a dataset (CASME II, SAMM, the other sets, or a phantom in their layouts)",
         description="Inspect a dataset's coding sheet and frame tree.",
     )
     data_sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
@@ -41,7 +41,8 @@ def register(subparsers) -> None:
                          help="no progress bar when the phantom is written on first use")
     summary.add_argument(
         "--layout", default="auto",
-        help="frame layout: CASME II auto|raw|cropped, SAMM auto|nested|flat (default: auto)",
+        help="frame layout: CASME II auto|raw|cropped, SAMM auto|nested|flat, the other sets as "
+             "their readers name them (see the book's 'Beyond the paper' chapter; default: auto)",
     )
     summary.add_argument("--min-count", type=int, default=PAPER_MIN_COUNT,
                          help="an AU passes the rule with at least this many clips "

@@ -28,31 +28,46 @@ class SheetRow:
         return self.cells.get(key)
 
 
-def read_coding_table(path: Path, required: Iterable[str], what: str) -> list[SheetRow]:
-    """Read the coding table of ``path``: the first sheet holding a row whose first non-empty cell
-    is 'Subject' (the header may sit below notes, as in SAMM). Returns the rows below it that are
-    not completely blank. Raises ValueError naming the missing columns."""
+def read_coding_table(path: Path, required: Iterable[str | tuple[str, ...]], what: str,
+                      header_starts: tuple[str, ...] = ("subject",), sheet: str | None = None
+                      ) -> list[SheetRow]:
+    """Read the coding table of ``path``: the first sheet (or the sheet named ``sheet``) holding a
+    row whose first non-empty cell is one of ``header_starts`` once normalised ('Subject'; the
+    header may sit below notes, as in SAMM). Returns the rows below it that are not completely
+    blank. ``required``: normalised headers, or tuples of which one must be present. Raises
+    ValueError naming the missing columns."""
     import pandas as pd  # imported here so `microau --help` stays fast
 
     required = tuple(required)
     try:
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object)
-    except Exception as err:  # corrupt file, not an xlsx, ...
-        raise ValueError(f"{what}: could not read '{path}' as an Excel workbook ({err})") from err
+    except Exception as err:  # corrupt file, not an xlsx, xlrd missing for an .xls ...
+        hint = (" An .xls workbook needs the package xlrd (pip install xlrd), or save it as .xlsx "
+                "next to the original." if Path(path).suffix.lower() == ".xls" else "")
+        raise ValueError(f"{what}: could not read '{path}' as an Excel workbook ({err}).{hint}") from err
+    if sheet is not None:
+        chosen = {n: df for n, df in sheets.items() if str(n).strip().lower() == sheet.lower()}
+        if not chosen:
+            raise ValueError(f"{what}: '{path}' has no sheet named '{sheet}' (its sheets: "
+                             f"{', '.join(map(str, sheets))}); the coding table lives there")
+        sheets = chosen
+    starts = {norm_header(h) for h in header_starts}
     problems = []
     for sheet_name, df in sheets.items():
         header_idx = start_col = None
         for i in range(len(df)):
             row = [cell_text(v) for v in df.iloc[i].tolist()]
             first = next((j for j, v in enumerate(row) if v != ""), None)
-            if first is not None and row[first].strip().lower() == "subject":
+            if first is not None and norm_header(row[first]) in starts:
                 header_idx, start_col = i, first
                 break
         if header_idx is None:
-            problems.append(f"sheet '{sheet_name}': no row starting with 'Subject'")
+            problems.append(f"sheet '{sheet_name}': no row starting with "
+                            f"{' or '.join(repr(h) for h in header_starts)}")
             continue
         headers = [norm_header(v) for v in df.iloc[header_idx].tolist()]
-        missing = [c for c in required if c not in headers]
+        missing = [c if isinstance(c, str) else " or ".join(c) for c in required
+                   if not any(h in headers for h in ((c,) if isinstance(c, str) else c))]
         if missing:
             found = [cell_text(v) for v in df.iloc[header_idx].tolist() if cell_text(v)]
             problems.append(

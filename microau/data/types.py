@@ -14,7 +14,7 @@ class Sample:
     parser found ambiguous, so it can be reported instead of silently resolved.
     """
 
-    dataset: str  # 'casme2' | 'samm' | 'phantom-casme2' | 'phantom-samm'
+    dataset: str  # a registry name: 'casme2', 'samm', 'casme3', ..., 'phantom-casme2', ...
     subject: str  # 'sub01' (CASME II) or '006' (SAMM)
     clip: str  # 'EP02_01f' (CASME II) or '006_1_2' (SAMM)
     onset_frame: int
@@ -26,6 +26,9 @@ class Sample:
     emotion3: str | None  # positive / negative / surprise, None if outside the 3-class map
     au_string: str = ""  # the raw AU cell
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # the coded AUs with their side or position prefix, as coded ('L12', 'R14', 'T1'); ``aus``
+    # (and every label) drops it, so AUs harmonise across data sets while laterality is kept here
+    sides: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:

@@ -20,11 +20,15 @@ Fallbacks (each logged with the clip id, counted, and stored in ``PreparedSet.fa
   shorter side, and the template landmark shape (``microau.prep.faces.template_landmarks``) placed
   in the face box that this crop would have come from.
 * ``apex_resized``: the apex frame's size differs from the onset's; it is resized to it.
+* ``jpeg_stray_header_bytes``: a frame carries stray bytes between its JPEG header segments, a
+  warning that loses no pixel (:mod:`microau.prep.frames`); read as it is.
 
 A missing, undecodable or damaged frame (a truncated JPEG, which OpenCV alone would decode with a
-flat grey part: :func:`image_damage`) raises :class:`UnreadableFrameError` naming the file and the
-clip (``on_unreadable='drop'`` instead leaves the clip out and records it in ``PreparedSet.dropped``).
-A damaged cache entry is computed again, with a warning naming the file.
+flat grey part: :func:`microau.prep.frames.check_image`) raises :class:`UnreadableFrameError`
+naming the file and the clip (``on_unreadable='drop'``, the command line's ``--on-damaged-frame
+drop``, instead leaves the clip out and records it in ``PreparedSet.dropped``; the choice does not
+enter a clip's cache key, since it changes no prepared clip). A damaged cache entry is computed
+again, with a warning naming the file.
 
 :func:`prepare_frames` runs the same steps on two frames already in memory (``microau predict``);
 with ``strict=True`` every fallback above is an error instead (:class:`NoFaceError`,
@@ -44,6 +48,9 @@ import numpy as np
 
 from microau.data.types import Sample
 from microau.prep import cache as _cache
+from microau.prep.frames import (  # noqa: F401 (re-exported: the frame reader's names)
+    JPEG_EOI, JPEG_SOS, NOTE_STRAY_HEADER_BYTES, DamagedFrameError, UnreadableFrameError, _jpeg_warning,
+    _pillow_damage, check_image, image_damage, read_frame, read_frame_checked)
 
 log = logging.getLogger(__name__)
 
@@ -65,21 +72,6 @@ def _lap(times: dict | None, stage: str, t0: float) -> float:
     if times is not None:
         times[stage] = times.get(stage, 0.0) + now - t0
     return now
-
-
-class UnreadableFrameError(FileNotFoundError):
-    """A frame file is missing or cannot be decoded."""
-
-
-class DamagedFrameError(UnreadableFrameError):
-    """A frame file decodes, but its data are damaged (truncated or corrupt); ``reason`` says how."""
-
-    def __init__(self, message: str, reason: str = ""):
-        super().__init__(message)
-        self.reason = reason
-
-    def __reduce__(self):  # the reason survives the trip from a worker process
-        return type(self), (str(self), self.reason)
 
 
 class NoFaceError(ValueError):
@@ -212,85 +204,6 @@ class PreparedSet:
 # --------------------------------------------------------------------------- one clip
 
 
-JPEG_SOS = b"\xff\xda"  # start of scan: entropy-coded data follow
-JPEG_EOI = b"\xff\xd9"  # end of image
-
-
-def image_damage(data: bytes) -> str | None:
-    """Why an image file's bytes are damaged although OpenCV may decode them, or None.
-
-    OpenCV decodes a truncated or partly overwritten JPEG and reports success; libjpeg's warning
-    ("Premature end of JPEG file", "Corrupt JPEG data") goes to the C stderr only, and the missing
-    part comes out flat grey. So a JPEG must hold its end-of-image marker after its last
-    start-of-scan marker (0xFF cannot begin a marker inside entropy-coded data, so a trailer or
-    an embedded thumbnail does not fool this), and libjpeg-turbo (``simplejpeg``, strict) must
-    decode it without a warning. Other formats must decode in full with Pillow, which refuses
-    truncated data; a format Pillow does not know is left to OpenCV alone."""
-    if data[:2] == b"\xff\xd8":
-        sos = data.rfind(JPEG_SOS)
-        if sos < 0 or data.rfind(JPEG_EOI) < sos:
-            return "the JPEG data end before the end-of-image marker (the file is truncated)"
-        return _jpeg_warning(data)
-    return _pillow_damage(data)
-
-
-def _jpeg_warning(data: bytes) -> str | None:
-    """libjpeg-turbo's first warning or error on a full, strict decode of a JPEG, or None."""
-    import simplejpeg
-
-    try:
-        space = simplejpeg.decode_jpeg_header(data)[2]
-        target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(space, "RGB")
-        simplejpeg.decode_jpeg(data, colorspace=target, strict=True)
-    except ValueError as err:
-        return f"libjpeg-turbo reports: {str(err).strip() or type(err).__name__}"
-    return None
-
-
-def _pillow_damage(data: bytes) -> str | None:
-    """Why Pillow cannot decode a (non-JPEG) image in full, or None (also for formats it does not know)."""
-    import io
-
-    from PIL import Image, ImageFile
-
-    try:
-        img = Image.open(io.BytesIO(data))
-    except Exception:  # not a format Pillow knows: OpenCV's decoding decides
-        return None
-    if ImageFile.LOAD_TRUNCATED_IMAGES:  # another library relaxed Pillow: it cannot judge
-        return None
-    try:
-        img.load()
-    except Exception as err:  # OSError('image file is truncated ...'), SyntaxError, decoder errors
-        return f"its image data cannot be decoded in full ({type(err).__name__}: {err})"
-    return None
-
-
-def read_frame(path: Path, clip_id: str = "") -> np.ndarray:
-    """uint8 RGB [H, W, 3]; grey files are expanded to 3 channels.
-
-    Strict: a missing file, one OpenCV cannot decode, and a damaged one (:func:`image_damage`)
-    raise :class:`UnreadableFrameError` naming the file (``on_unreadable='drop'`` in
-    :class:`PrepSettings` turns this into a counted drop of the clip)."""
-    import cv2
-
-    p = Path(path)
-    where = f" (clip {clip_id})" if clip_id else ""
-    if not p.is_file():
-        raise UnreadableFrameError(f"frame file not found: {p}{where}")
-    data = p.read_bytes()
-    damage = image_damage(data)
-    if damage:
-        raise DamagedFrameError(
-            f"damaged image file {p}{where}: {damage}. Restore the file from your copy of the data set",
-            damage)
-    # decoded from the bytes just checked; the same pixels as cv2.imread (EXIF orientation included)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
-    if img is None:
-        raise UnreadableFrameError(f"cannot decode image file {p}{where}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
 def crop_square(img: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:
     """Integer square crop (edges replicated outside the frame) resized to ``size``."""
     import cv2
@@ -319,10 +232,14 @@ def _compute(sample: Sample, st: PrepSettings, times: dict | None = None) -> dic
     """All arrays of one clip (no cache); ``times`` collects seconds per stage."""
     cid = sample.id
     t = time.perf_counter()
-    onset = read_frame(sample.onset_path, cid)
-    apex = read_frame(sample.apex_path, cid)
+    onset, onset_note = read_frame_checked(sample.onset_path, cid)
+    apex, apex_note = read_frame_checked(sample.apex_path, cid)
     _lap(times, "read", t)
-    return _compute_frames(onset, apex, st, cid, times=times)
+    for label, note in (("onset", onset_note), ("apex", apex_note)):
+        if note:
+            log.warning("clip %s: %s frame read with a harmless warning: %s", cid, label, note)
+    notes = [NOTE_STRAY_HEADER_BYTES] if onset_note or apex_note else []
+    return _compute_frames(onset, apex, st, cid, notes=notes, times=times)
 
 
 def _no_face(label: str, img: np.ndarray) -> NoFaceError:
@@ -335,9 +252,10 @@ def _no_face(label: str, img: np.ndarray) -> NoFaceError:
 
 def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: str = "",
                     strict: bool = False, labels: tuple[str, str] = ("onset frame", "apex frame"),
-                    times: dict | None = None) -> dict:
+                    notes: list[str] | None = None, times: dict | None = None) -> dict:
     """All arrays of one clip from its RGB frames (no cache). ``strict``: raise instead of falling
-    back. ``times`` collects seconds per stage (:data:`STAGES`)."""
+    back. ``notes``: reasons already recorded (a frame read with a harmless warning). ``times``
+    collects seconds per stage (:data:`STAGES`)."""
     global COMPUTE_COUNT
     import cv2
 
@@ -345,7 +263,7 @@ def _compute_frames(onset: np.ndarray, apex: np.ndarray, st: PrepSettings, cid: 
     from microau.prep.flow import flow_to_image, tvl1_flow
     from microau.prep.magnify import magnify
 
-    reasons: list[str] = []
+    reasons: list[str] = list(notes or [])
     if apex.shape != onset.shape:
         if strict:
             (h0, w0), (h1, w1) = onset.shape[:2], apex.shape[:2]
@@ -429,6 +347,12 @@ def _entry_problem(d: dict, st: PrepSettings) -> str | None:
     return None
 
 
+def cache_settings(st: PrepSettings) -> dict:
+    """The settings that key a clip's cache entry: every field, with ``on_unreadable`` held at
+    'error' (what to do with a damaged frame changes no clip that is prepared)."""
+    return dict(st.to_json(), on_unreadable="error")
+
+
 def _extra_key(st: PrepSettings) -> dict:
     from microau.prep.faces import landmark_model_path
 
@@ -508,7 +432,7 @@ def _lookup(sample: Sample, settings: PrepSettings, cache_dir, missing: str = "r
             if missing == "none":
                 return None
             raise UnreadableFrameError(f"frame file not found: {p} (clip {sample.id})")
-    key = _cache.clip_key(settings.to_json(), [Path(sample.onset_path), Path(sample.apex_path)],
+    key = _cache.clip_key(cache_settings(settings), [Path(sample.onset_path), Path(sample.apex_path)],
                           _extra_key(settings))
     path = _cache.cache_path(cdir, sample.dataset, sample.id, key)
     d = _cache.load(path, set(ENTRY_ARRAYS))

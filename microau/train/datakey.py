@@ -56,11 +56,31 @@ def digest_for(cfg: Config, progress: bool = False) -> str:
 
     For a phantom data set this writes the phantom on first use, as training would.
     """
-    from ..aus import DATASET_AUS
-    from ..data.registry import prep_settings_for, samples_for
+    from ..data import registry
 
-    return samples_digest(cfg.dataset, samples_for(cfg, progress=progress), DATASET_AUS[cfg.base_dataset],
-                          prep_settings_for(cfg))
+    if registry.is_composite(cfg.dataset):
+        return composite_digest(cfg, registry.evaluated_aus(cfg.dataset), registry.prep_settings_for(cfg),
+                                progress)
+    return samples_digest(cfg.dataset, registry.samples_for(cfg, progress=progress),
+                          registry.evaluated_aus(cfg.dataset), registry.prep_settings_for(cfg))
+
+
+def composite_samples(cfg: Config, progress: bool = False) -> dict[str, list["Sample"]]:
+    """Each part's samples of a composite's run (its own root and subject subset)."""
+    from ..data import registry
+
+    return {part_cfg.dataset: registry.samples_for(part_cfg, progress=progress)
+            for part_cfg in registry.part_configs(cfg)}
+
+
+def composite_digest(cfg: Config, aus: tuple[int, ...], settings: "PrepSettings", progress: bool = False) -> str:
+    """A composite's digest: each part's :func:`samples_digest` on the composite's AUs, the parts'
+    order and the folds asked for."""
+    parts = {part: samples_digest(part, samples, aus, settings)
+             for part, samples in composite_samples(cfg, progress).items()}
+    record = {"version": DIGEST_VERSION, "dataset": cfg.dataset, "aus": list(aus), "holdout": cfg.holdout,
+              "parts": parts}
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
 def digest_of(data) -> str:

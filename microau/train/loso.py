@@ -39,7 +39,7 @@ from ..paths import git_commit as _git_commit
 from .common import FoldResult, epoch_batches
 from .data import TrainData, load_train_data
 from .datakey import SHORT, digest_for, digest_of
-from .metrics import au_metrics, mer_metrics
+from .metrics import au_metrics, mer_metrics, no_au_metrics
 from .store import (DONE, DamagedRunError, remove_stale_temporaries, verify_outputs, write_csv_atomic,
                     write_done, write_json_atomic, write_npz_atomic, write_text_atomic)
 
@@ -364,13 +364,17 @@ def _assemble(cfg: Config, data: TrainData, folds: list[FoldResult], run_dir: Pa
         fold_of[f.test_index] = f.fold
     preds = (probs > 0.5).astype(int)
 
+    scored = data.scored()  # LOSO: every clip; across sets: the tested clips with coded AUs
+    tested = np.zeros(M, bool)
+    for f in folds:
+        tested[f.test_index] = True
     rows = []
-    for i in range(M):
+    for i in np.flatnonzero(scored):
         for n in range(N):
             rows.append((data.ids[i], data.subjects[i], fold_of[i], names[n], int(labels[i, n]),
                          float(probs[i, n]), int(preds[i, n])))
     predictions = pd.DataFrame(rows, columns=["id", "subject", "fold", "au", "label", "prob", "pred"])
-    metrics = au_metrics(labels, preds, names)
+    metrics = au_metrics(labels[scored], preds[scored], names) if scored.any() else no_au_metrics(names)
 
     arrays = {"probs": probs, "labels": labels, "fold": fold_of}
     for attr in ("au_features", "token_weights", "dependency", "attention"):
@@ -395,6 +399,9 @@ def _assemble(cfg: Config, data: TrainData, folds: list[FoldResult], run_dir: Pa
         for r, c in enumerate(EMOTION3_CLASSES):
             mer[f"score_{c}"] = scores[:, r]
         mer["pred"] = [EMOTION3_CLASSES[k] for k in scores.argmax(1)]
+    if not tested.all():  # across sets: only the clips a fold tested
+        mer = mer[tested].reset_index(drop=True)
+    if "pred" in mer:
         keep = mer.emotion3 != ""
         mer_result = {"available": True, **mer_metrics(mer.emotion3[keep].tolist(), mer.pred[keep].tolist(),
                                                        EMOTION3_CLASSES)}
@@ -410,7 +417,7 @@ def _assemble(cfg: Config, data: TrainData, folds: list[FoldResult], run_dir: Pa
         "source": data.source,
         "dataset": data.dataset,
         "n_clips": M,
-        "n_subjects": len(data.fold_subjects),
+        "n_subjects": len(set(data.subjects)),
         "aus": list(aus),
         "data_fingerprint": data.fingerprint() if data.images.device.type == "cpu" else None,
         "data_digest": digest_of(data),
@@ -422,6 +429,8 @@ def _assemble(cfg: Config, data: TrainData, folds: list[FoldResult], run_dir: Pa
         "git_commit": _git_commit(),
         "device": cfg.device,
     }
+    if data.groups is not None:  # a composite: what its folds were
+        meta.update(holdout=cfg.holdout, folds=data.fold_subjects, n_scored=int(scored.sum()))
     write_json_atomic(run_dir / "meta.json", meta)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     return RunResult(run_dir, cfg, predictions, metrics, mer, mer_result, meta)

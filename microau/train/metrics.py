@@ -34,6 +34,14 @@ def au_metrics(labels: np.ndarray, preds: np.ndarray, au_names: list[str]) -> pd
     return pd.concat([table, pd.DataFrame([mean])], ignore_index=True)
 
 
+def no_au_metrics(au_names: list[str]) -> pd.DataFrame:
+    """The table of a run that scores no clip for AUs (it tests an emotion-only set such as SMIC):
+    F1 and accuracy undefined (NaN), no positives."""
+    rows = [{"au": name, "f1": float("nan"), "acc": float("nan"), "n_pos": 0, "n_pred_pos": 0}
+            for name in [*au_names, "mean"]]
+    return pd.DataFrame(rows)
+
+
 def mer_metrics(true: list[str], pred: list[str], classes: tuple[str, ...]) -> dict[str, float]:
     """UF1, UAR, WF1 and accuracy over the classes that occur in ``true``."""
     if len(true) == 0:

@@ -35,6 +35,14 @@ from .pool import PoolRun, group_runs, plan_runs
 
 log = logging.getLogger(__name__)
 
+# Ray (2.5x and later) turns token authentication on for every local instance and says so in a
+# warning at start-up ("Token authentication is enabled for this Ray cluster. Set RAY_AUTH_MODE=
+# disabled to opt out"). For the instance microau starts itself that notice is expected: it is
+# silenced for that ray.init only, by this logger's level. Setting RAY_AUTH_MODE=token ourselves
+# would silence it too, but a process that imported ray earlier keeps its old setting and then
+# cannot talk to its own instance (checked with ray 2.60).
+TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+
 
 def _train_unit(cfg_values: list[dict], data, members: list[tuple[int, int]], trainer: str, threads: int):
     """Ray task: train ``members``, (index into ``cfg_values``, fold) pairs of runs of one group,
@@ -103,9 +111,13 @@ def _connect(address: str | None):
     package_parent = str(Path(__file__).resolve().parents[2])
     before = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, before) if p)
+    auth_log = logging.getLogger(TOKEN_NOTICE_LOGGER)
+    level = auth_log.level
+    auth_log.setLevel(logging.ERROR)  # the notice that token authentication is on (see below)
     try:
         ray.init(include_dashboard=False, **quiet)
     finally:
+        auth_log.setLevel(level)
         if before is None:
             os.environ.pop("PYTHONPATH", None)
         else:
