@@ -300,16 +300,17 @@ def test_masked_clip_loss_equals_the_loss_on_the_used_sentences():
     assert abs(float(a) - float(b)) < 1e-14
 
 
-def test_pretraining_seeds_together_equals_each_seed_alone(monkeypatch):
+@pytest.mark.parametrize("local_weight", [0.0, 1.0])
+def test_pretraining_seeds_together_equals_each_seed_alone(monkeypatch, local_weight):
     """Each seed's own init, batch order and AdamW state: in float64 the stacked training gives
-    every seed the weights it gets alone, to rounding error."""
+    every seed the weights it gets alone, to rounding error (with and without the local term)."""
     from microau.model import backbone
     from microau.pretrain.batched import pretrain_clips
     from microau.pretrain.contrastive import pretrain_clip
 
     plain = backbone.flow_images_to_tensor
     monkeypatch.setattr(backbone, "flow_images_to_tensor", lambda *a, **k: plain(*a, **k).double())
-    settings = [dataclasses.replace(TINY, epochs=3, seed=s) for s in (0, 3)]
+    settings = [dataclasses.replace(TINY, epochs=3, seed=s, local_weight=local_weight) for s in (0, 3)]
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
@@ -350,3 +351,56 @@ def load_tiny_state():
     from microau.model.backbone import load_clip
 
     return load_clip("microau-tiny", None).state_dict()
+
+
+# ----------------------------------------------------------------------------- the local term
+def test_local_term_is_the_per_au_mean_of_landmark_tokens_against_its_prompts():
+    """local_au_loss with local_token_weights equals the plain loop: per AU, gather the tokens at
+    its Table I landmarks (Eq. 1), average, project, 2-way scaled-cosine CE against its prompts."""
+    import torch.nn.functional as F
+
+    from microau.aus import AU_LANDMARKS
+    from microau.model.tokens import landmark_token_index
+    from microau.pretrain.contrastive import LOCAL_AUS, local_au_loss, local_token_weights
+
+    g = torch.Generator().manual_seed(0)
+    B, T, d, E, N = 3, 49, 6, 5, len(LOCAL_AUS)
+    tokens = torch.randn(B, T, d, generator=g, dtype=torch.float64)
+    landmarks = torch.rand(B, 68, 2, generator=g, dtype=torch.float64) * 112
+    index = landmark_token_index(landmarks, (112, 112), (7, 7))
+    labels = torch.randint(0, 2, (B, N), generator=g)
+    proj = torch.randn(d, E, generator=g, dtype=torch.float64)
+    prompts = torch.randn(N, 2, E, generator=g, dtype=torch.float64)
+    scale = torch.tensor(1.7, dtype=torch.float64)
+    got = local_au_loss(tokens, local_token_weights(index, T), labels, proj, prompts, scale)
+    total = 0.0
+    for n, au in enumerate(LOCAL_AUS):
+        at = index[:, list(AU_LANDMARKS[au])]
+        feat = torch.stack([tokens[b, at[b]].mean(0) for b in range(B)]) @ proj
+        logits = scale.exp() * F.normalize(feat, dim=-1) @ F.normalize(prompts[n], dim=-1).t()
+        total = total + F.cross_entropy(logits, labels[:, n])
+    torch.testing.assert_close(got, total / N, rtol=0, atol=1e-12)
+    # and it is a real signal: labels flipped give another loss
+    assert abs(float(local_au_loss(tokens, local_token_weights(index, T), 1 - labels, proj, prompts, scale))
+               - float(got)) > 1e-3
+
+
+def test_corpus_arrays_scale_landmarks_with_the_image():
+    from microau.pretrain.contrastive import corpus_arrays
+
+    full = corpus_arrays(TINY, 224, progress=False)
+    half = corpus_arrays(TINY, 112, progress=False)
+    assert half.images.shape == (32, 112, 112, 3) and full.images.shape == (32, 224, 224, 3)
+    np.testing.assert_allclose(half.landmarks, full.landmarks * 0.5, rtol=1e-6)
+    assert half.labels.shape == (32, 8) and half.labels.sum() > 0
+    # area averaging: the half-size image is the 2x2 mean of the full one (to uint8 rounding)
+    mean = full.images.reshape(32, 112, 2, 112, 2, 3).astype(float).mean((2, 4))
+    assert np.abs(half.images - mean).max() <= 1.0
+
+
+def test_plateau_check_tells_a_flat_curve_from_a_falling_one():
+    from microau.pretrain.contrastive import plateau_check
+
+    assert plateau_check([1.0] * 100)["flat"]
+    assert not plateau_check(list(np.linspace(2.0, 1.0, 100)))["flat"]
+    assert plateau_check(list(np.linspace(2.0, 1.0, 50)) + [1.0] * 50)["flat"]

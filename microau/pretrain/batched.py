@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .contrastive import PretrainSettings, _lr, render_corpus
+from .contrastive import (LOCAL_AUS, PretrainSettings, _lr, corpus_arrays, local_au_loss, local_prompt_texts,
+                          local_token_weights, pretrain_report)
 
 
 def masked_clip_loss(image_features: torch.Tensor, text_features: torch.Tensor, positives: torch.Tensor,
@@ -73,14 +74,16 @@ def image_patches(images: np.ndarray, patch: int) -> torch.Tensor:
 
 
 class _Step(nn.Module):
-    """forward(images, tokens, positives, used) -> one seed's contrastive loss.
+    """forward(patches, tokens, positives, used, weights, labels) -> one seed's (global, local)
+    losses. ``tokens`` end with the local term's 2N prompts when ``local`` is on.
 
     Only ``clip`` is a submodule (``functional_call`` replaces ``clip.<name>``). The towers, kept
     out of the module tree, read ``clip``'s submodules; the two parameters the text tower holds
     itself (``positional_embedding``, ``text_projection``) are handed to it at each call."""
 
-    def __init__(self, clip: nn.Module, image_pool: str):
+    def __init__(self, clip: nn.Module, image_pool: str, local: bool = False):
         super().__init__()
+        self.local = local
         from ..model.backbone import TextTower, VisualTower
 
         self.clip = clip
@@ -104,17 +107,25 @@ class _Step(nn.Module):
         x = torch.cat([v.class_embedding.view(1, 1, -1).expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
         return v.ln_pre(v.patch_dropout(x + v.positional_embedding.to(x.dtype)))
 
-    def forward(self, patches, tokens, positives, used):
+    def forward(self, patches, tokens, positives, used, weights, labels):
         from torch.func import functional_call
 
         visual, text = self.towers
         cls, patches = visual.suffix(self.embeds(patches))
-        pooled = cls if self.image_pool == "tok" else patches.flatten(1, 2).mean(1)
+        patches = patches.flatten(1, 2)
+        pooled = cls if self.image_pool == "tok" else patches.mean(1)
         img = pooled @ self.clip.visual.proj
         own = {"positional_embedding": self.clip.positional_embedding,
                "text_projection": self.clip.text_projection}
         txt = functional_call(text, own, (tokens,), tie_weights=False)
-        return masked_clip_loss(img, txt, positives, used, self.clip.logit_scale)
+        k = 2 * len(LOCAL_AUS) if self.local else 0
+        sentences = txt[:txt.shape[0] - k]
+        loss_global = masked_clip_loss(img, sentences, positives, used, self.clip.logit_scale)
+        if not self.local:
+            return loss_global, torch.zeros_like(loss_global)
+        prompts = txt[txt.shape[0] - k:].view(len(LOCAL_AUS), 2, -1)
+        return loss_global, local_au_loss(patches, weights, labels, self.clip.visual.proj, prompts,
+                                          self.clip.logit_scale)
 
 
 def _adamw_(params, grads, exp_avg, exp_avg_sq, decay, lr: float, step: int, weight_decay: float,
@@ -145,26 +156,35 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     from ..model.backbone import load_clip
+    from ..model.tokens import landmark_token_index
 
     shared = {dataclasses.replace(s, seed=0) for s in settings}
     if len(shared) != 1:
         raise ValueError("pretrain_clips trains settings that differ only by seed")
     first = settings[0]
     t0, c0 = time.perf_counter(), time.process_time()
-    images, sentences = render_corpus(first.corpus, progress, first.targets)
-    t_render = time.perf_counter() - t0
     clips = []
     for s in settings:
         torch.manual_seed(s.seed)
         clips.append(load_clip(clip_model, None))
+    size = int(clips[0].visual.image_size[0])
+    corpus = corpus_arrays(first, size, progress)
+    images, sentences = corpus.images, corpus.sentences
+    t_render = time.perf_counter() - t0
     vocab = sorted({s for true in sentences for s in true})
-    tokens = open_clip.get_tokenizer(clip_model)(vocab)
+    tokenizer = open_clip.get_tokenizer(clip_model)
+    tokens = tokenizer(vocab)
+    prompt_tokens = tokenizer(local_prompt_texts())
     where = {s: k for k, s in enumerate(vocab)}
     truth = torch.zeros(len(sentences), len(vocab), dtype=torch.bool)
     for m, true in enumerate(sentences):
         truth[m, [where[s] for s in true]] = True
+    local = bool(first.local_weight)
+    token_index = landmark_token_index(torch.as_tensor(corpus.landmarks), (size, size),
+                                       tuple(clips[0].visual.grid_size))
+    labels = torch.as_tensor(corpus.labels)
 
-    step_module = _Step(clips[0], first.image_pool)
+    step_module = _Step(clips[0], first.image_pool, local)
     patch = clips[0].visual.conv1.kernel_size[0]
     if images.shape[1] != clips[0].visual.image_size[0] or images.shape[1] % patch:
         raise ValueError(f"corpus images of {images.shape[1]} px for a {clips[0].visual.image_size} px model")
@@ -174,10 +194,10 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
     # the other rows exactly as they are (zero moments: a zero update, and no weight decay in
     # that group), so the stack holds the used rows only and the tokens index them (the order of
     # ids is kept, so the end-of-text token stays the largest).
-    ids = torch.unique(tokens)
-    compact = torch.full((int(tokens.max()) + 1,), -1, dtype=torch.long)
+    ids = torch.unique(torch.cat([tokens, prompt_tokens]))
+    compact = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long)
     compact[ids] = torch.arange(len(ids))
-    tokens = compact[tokens]
+    tokens, prompt_tokens = compact[tokens], compact[prompt_tokens]
     rows = {"token_embedding.weight": ids}
     params = {n: torch.stack([pc[n].detach()[rows[n]] if n in rows else pc[n].detach() for pc in per_clip])
               .requires_grad_(True) for n in names}
@@ -185,14 +205,16 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
     exp_avg = {n: torch.zeros_like(v) for n, v in params.items()}
     exp_avg_sq = {n: torch.zeros_like(v) for n, v in params.items()}
 
-    def seed_loss(p, x, tok, positives, used):
-        return functional_call(step_module, {f"clip.{n}": v for n, v in p.items()}, (x, tok, positives, used))
+    def seed_loss(p, x, tok, positives, used, weights, labels):
+        return functional_call(step_module, {f"clip.{n}": v for n, v in p.items()},
+                               (x, tok, positives, used, weights, labels))
 
-    batched = sdpa_kernel([SDPBackend.MATH])(vmap(seed_loss, in_dims=(0, 0, None, 0, 0)))
+    batched = sdpa_kernel([SDPBackend.MATH])(vmap(seed_loss, in_dims=(0, 0, None, 0, 0, 0, 0)))
     n = len(sentences)
     orders = [batch_order(s, n) for s in settings]
     steps = len(orders[0])
     losses = [[] for _ in settings]
+    parts = [[] for _ in settings]
     bar = tqdm(range(steps), desc=f"pretrain {clip_model} x{len(settings)} seeds", unit="step", disable=not progress)
     for step in bar:
         lr = _lr(first, step, steps)
@@ -202,7 +224,12 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
         used_any = positives.any(1).any(0)  # the union of the seeds' sentences
         positives = positives[:, :, used_any]
         used = positives.any(1)  # [S, U]
-        loss = batched(params, x, tokens[used_any], positives, used)
+        tok = torch.cat([tokens[used_any], prompt_tokens]) if local else tokens[used_any]
+        picked = [torch.as_tensor(i) for i in idx]
+        weights = torch.stack([local_token_weights(token_index[r], x.shape[2]) for r in picked]).to(x.dtype)
+        lab = torch.stack([labels[r] for r in picked])
+        loss_global, loss_local = batched(params, x, tok, positives, used, weights, lab)
+        loss = loss_global + first.local_weight * loss_local
         for v in params.values():
             v.grad = None
         loss.sum().backward()
@@ -210,8 +237,10 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
                 first.weight_decay)
         with torch.no_grad():
             params["logit_scale"].clamp_(0, math.log(100))
-        for k, v in enumerate(loss.detach().tolist()):
+        for k, (v, g, lo) in enumerate(zip(loss.detach().tolist(), loss_global.detach().tolist(),
+                                           loss_local.detach().tolist())):
             losses[k].append(float(v))
+            parts[k].append((float(g), float(lo)))
         bar.set_postfix_str("loss " + " ".join(f"{v:.3f}" for v in loss.detach().tolist()), refresh=False)
     bar.close()
     out = []
@@ -223,12 +252,7 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
             if name in rows:
                 value = state[name].clone().index_copy_(0, rows[name], value)
             state[name] = value
-        report = {
-            "clip_model": clip_model, "pairs": n, "distinct_sentences": len(vocab), "steps": steps,
-            "targets": s.targets, "loss_first": losses[k][0], "loss_last_10": float(np.mean(losses[k][-10:])),
-            "render_s": round(t_render, 2), "total_s": total, "cpu_s": cpu,
-            "torch_threads": torch.get_num_threads(),
-            "batched_seeds": [x.seed for x in settings],  # trained together: times are the batch's
-        }
+        report = pretrain_report(clip_model, s, n, len(vocab), losses[k], parts[k], t_render, total, cpu)
+        report["batched_seeds"] = [x.seed for x in settings]  # trained together: times are the batch's
         out.append((state, report))
     return out

@@ -214,6 +214,8 @@ def ensure_any_phantom(name: str, seed: int = 0, n_subjects: int | None = None,
     """The default phantom of any set (``casme2``, ``samm`` or one of :data:`LAYOUTS`) under the
     cache directory, written on first use."""
     if name in LIKES:
-        return ensure_phantom(name, seed=seed, n_subjects=n_subjects, progress=progress)
+        from ...data import phantom  # looked up at call time (tests replace phantom.ensure_phantom)
+
+        return phantom.ensure_phantom(name, seed=seed, n_subjects=n_subjects, progress=progress)
     return write_layout_phantom(name, default_root(name, seed, n_subjects), seed=seed,
                                 n_subjects=n_subjects, progress=progress)
