@@ -545,10 +545,10 @@ def statistic_values(result, truth: RunGroundTruth) -> dict[str, float]:
 
 
 def seed_spreads(seed_runs: Sequence, truth: RunGroundTruth) -> dict[str, noise.SeedSpread]:
-    """The seed spread of each check's value over runs that differ only by seed (empty with fewer
-    than two runs)."""
+    """The spread of each check's value over runs that differ only by seed and backbone draw
+    (``noise.spread_of_draws``; empty with fewer than two runs)."""
     if len(seed_runs) < 2:
         return {}
     values = [statistic_values(r, truth) for r in seed_runs]
-    seeds = [r.config.seed for r in seed_runs]
-    return {k: noise.spread_of_values([v[k] for v in values], seeds) for k in values[0]}
+    keys = [noise.draw_key(r.config.backbone_seed, r.config.seed) for r in seed_runs]
+    return {k: noise.spread_of_draws({key: v[k] for key, v in zip(keys, values)}) for k in values[0]}

@@ -233,11 +233,19 @@ def load_page_runs(page: str, datasets: Iterable[str] = registry.DEFAULT_DATASET
 
 def seed_run_configs(page: str, datasets: Iterable[str], profile: str, data_root: dict | None = None,
                      device: str = "cpu", **overrides) -> dict[tuple[str, str, int], Config]:
-    """(variant, dataset, seed) -> config of every seed-spread run a page shows."""
+    """(variant, dataset, draw key) -> config of every seed-spread run a page shows (the key's
+    backbone draw and seed set, ``noise.split_draw``). Under a profile without a pretrained
+    backbone every draw is the same backbone: only draw 0's keys are kept."""
     from .book.manifest import page as page_of
+    from .noise import split_draw
 
-    return {(v, d, s): make_run_config(profile, v, d, data_root, device, **overrides).replace(seed=s)
-            for v, d, s in page_of(page).seed_runs(datasets)}
+    out = {}
+    for v, d, key in page_of(page).seed_runs(datasets):
+        b, s = split_draw(key)
+        cfg = make_run_config(profile, v, d, data_root, device, **overrides).replace(seed=s, backbone_seed=b)
+        if cfg.backbone_seed == b:
+            out[(v, d, key)] = cfg
+    return out
 
 
 def load_seed_runs(page: str, datasets: Iterable[str] = registry.DEFAULT_DATASETS, profile: str = "quick",

@@ -16,14 +16,17 @@
 # %% [markdown]
 # # Run-to-run noise
 #
-# The paper reports one training run per row (seed 1). On 255 or 159 clips split into 26 or 29
-# LOSO folds, another seed can move a mean F1 by about as much as an ablation does, so no
+# The paper reports one training run per row (seed 1). On a few hundred clips split into a few
+# dozen LOSO folds, another seed can move a mean F1 by about as much as an ablation does, so no
 # difference between two rows means anything until this noise is measured. This page measures it
 # in two ways, and every computed sentence in the book that states a direction, an ordering or an
 # agreement uses both:
 #
-# - **seed spread**: the same configuration trained with several seeds (the full model on every
-#   data set; the rows of Tables II and VIII on the last data set, to keep the CPU budget);
+# - **noise grid**: the same configuration trained again and again. The full model is trained on
+#   every data set on several *backbone draws* (the phantom-pretrained backbone pretrained anew
+#   from another seed: rounding differences between machines move a pretraining about as far as
+#   another seed does) times several fine-tuning seeds; the rows of Tables II and VIII on the last
+#   data set with several seeds on the first draw, to keep the CPU budget;
 # - **paired subject-level bootstrap**: for one pair of runs on the same clips, the LOSO subjects
 #   are resampled with replacement, the same resample for both runs, and the difference of their
 #   mean F1 is recomputed (`microau.noise.paired_bootstrap_f1`).
@@ -67,6 +70,19 @@ glue("seed_spread_strip", figures.seed_strip(page.runs), display=False)
 # of one configuration lie apart: that distance is the noise any difference between two rows must
 # exceed. The paper has no such figure; it reports one seed.
 # ```
+
+# %% [markdown]
+# ## Where the noise comes from
+#
+# The variance of the full model's mean F1, split by source: between backbone draws, between
+# fine-tuning seeds on one backbone (nested random effects: our reading of the grid, the
+# alternative being a crossed design), and between resamples of the recorded subjects (the
+# subject bootstrap of one run). The first two make up the noise band; the third is what the
+# paired interval of each comparison accounts for.
+
+# %%
+display(report.styled(report.noise_components_table(page.runs), caption="Variance of the full model's mean F1, by source"))
+display(Markdown(report.describe_noise_components(page.runs)))
 
 # %% [markdown]
 # ## Ablation differences against the noise

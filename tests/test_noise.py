@@ -218,3 +218,41 @@ def test_backbone_variance_widens_the_band_and_changes_a_verdict():
     assert verdict(0.05, (0.02, 0.08), seeds_only).status == "a > b"
     v = verdict(0.05, (0.02, 0.08), with_backbones)
     assert v.status == "within noise" and v.over == "3 backbones × 3 seeds"
+
+
+def test_draw_keys_name_backbone_and_seed_and_keep_plain_seeds():
+    from microau.noise import draw_key, split_draw
+
+    assert draw_key(0, 3) == 3 and split_draw(3) == (0, 3)
+    assert split_draw(draw_key(2, 5)) == (2, 5)
+    with pytest.raises(ValueError):
+        draw_key(0, 100)
+
+
+def test_spread_of_draws_uses_the_grid_only_when_backbones_vary():
+    from microau.noise import draw_key, spread_of_draws, spread_of_values
+
+    seeds_only = {1: 0.5, 2: 0.6, 3: 0.7}
+    assert spread_of_draws(seeds_only) == spread_of_values([0.5, 0.6, 0.7], [1, 2, 3])
+    grid = {draw_key(b, s): 0.5 + 0.2 * b + 0.01 * s for b in (0, 1, 2) for s in (1, 2)}
+    sp = spread_of_draws(grid)
+    assert sp.covers_backbones and sp.n == 6
+    assert sp.backbone_var > 10 * sp.seed_var  # the backbones, 0.2 apart, dominate
+    assert sp.describe() == "3 backbones × 2 seeds"
+
+
+def test_seed_page_trains_the_full_model_on_every_backbone_draw():
+    from microau.book import manifest
+    from microau.noise import split_draw
+    from microau.runs import seed_run_configs
+
+    runs = manifest.page("seed_spread").seed_runs(["phantom-casme2", "phantom-samm"])
+    full = {(d, split_draw(k)) for v, d, k in runs if v == "full"}
+    assert {b for _, (b, _) in full} == {0, 1, 2}
+    assert all(split_draw(k)[0] == 0 for v, _, k in runs if v != "full")
+    quick = seed_run_configs("seed_spread", ["phantom-samm"], "quick")
+    assert {c.backbone_seed for (v, _, _), c in quick.items() if v == "full"} == {0, 1, 2}
+    # no pretrained backbone: every draw is the same run, so only draw 0 is kept
+    scratch = seed_run_configs("seed_spread", ["phantom-samm"], "quick-scratch")
+    assert all(split_draw(k)[0] == 0 for (_, _, k) in scratch)
+    assert len(scratch) == len({k for k in scratch})

@@ -19,6 +19,11 @@ class Page:
     extra_variants: tuple[str, ...] = ()  # further runs the page shows (at the default seed)
     includes: tuple[str, ...] = ()  # other pages whose runs this page reads
     seeds: tuple[int, ...] = ()  # seeds of the seed-spread runs
+    # backbone draws (pretraining seeds) the seed runs of ``backbone_variants`` also span: each
+    # such variant is trained on every draw x seed (keys ``noise.draw_key``); the other variants on
+    # draw 0 only. A profile without a pretrained backbone has one draw (the duplicates are dropped).
+    backbones: tuple[int, ...] = ()
+    backbone_variants: tuple[str, ...] = ()
     seed_variants: dict[str, str] = field(default_factory=dict)  # variant -> 'all' | 'last' data set
     cross_modes: tuple[str, ...] = ()  # cross-set evaluations of the full model (microau.cross.MODES)
 
@@ -36,11 +41,19 @@ class Page:
         return list(dict.fromkeys(out))
 
     def seed_runs(self, datasets) -> list[tuple[str, str, int]]:
-        """(variant, dataset, seed) of every seed-spread run this page shows: 'all' variants on
-        every data set, 'last' variants on the last one only (to keep the CPU budget)."""
+        """(variant, dataset, draw key) of every seed-spread run this page shows: 'all' variants on
+        every data set, 'last' variants on the last one only (to keep the CPU budget); the keys
+        are the seeds on backbone draw 0, and on every draw of ``backbones`` for the variants in
+        ``backbone_variants`` (``noise.draw_key``)."""
+        from ..noise import draw_key
+
         datasets = list(datasets)
-        return [(v, d, s) for v, where in self.seed_variants.items()
-                for d in (datasets if where == "all" else datasets[-1:]) for s in self.seeds]
+        out = []
+        for v, where in self.seed_variants.items():
+            draws = (self.backbones or (0,)) if v in self.backbone_variants else (0,)
+            out += [(v, d, draw_key(b, s)) for d in (datasets if where == "all" else datasets[-1:])
+                    for b in draws for s in self.seeds]
+        return out
 
 
 PAGES: tuple[Page, ...] = (
@@ -60,7 +73,8 @@ PAGES: tuple[Page, ...] = (
         "without LSI": "table2/gsd_only", "without GSD": "table2/lsi_only", "full model": "full"}),
     Page("table9_sota", "reproduction", table="table9"),
     Page("table10_mer", "reproduction", table="table10"),
-    Page("seed_spread", "findings", seeds=(1, 2, 3, 4, 5), seed_variants={
+    Page("seed_spread", "findings", seeds=(1, 2, 3, 4, 5), backbones=(0, 1, 2), backbone_variants=("full",),
+         seed_variants={
         "full": "all", "table2/lsi_only": "last", "table2/gsd_only": "last", "table8/no_cl": "last",
         "table8/global_origcl": "last", "table8/local_origcl": "last"}),
     Page("findings", "findings", includes=(

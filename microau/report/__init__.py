@@ -22,6 +22,7 @@ from .statistics import (cosine_matrix, f1_bootstrap_se, majority_scores, mer_ch
                          pairwise_agreement)
 from .tables import (comparison, comparison_table, mer_details, mer_table, our_value,  # noqa: F401
                      per_au_table, provenance, sota_table, styled)
-from .verdicts import (describe_seed_spread, describe_verdicts, row_verdicts,  # noqa: F401
+from .verdicts import (describe_noise_components, describe_seed_spread, describe_verdicts,  # noqa: F401
+                       noise_components_table, row_verdicts,
                        seed_gated_differences, seed_spread_table, seed_spreads, shown)
 from .baseline import model_vs_baseline  # noqa: F401

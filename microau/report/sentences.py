@@ -164,7 +164,7 @@ def describe_mer(runs: Runs, variants: tuple[str, str] = ("table10/wo_gda", "tab
 
 
 def seed_runs_like(seed_runs, result, dataset: str) -> dict[int, object]:
-    """Seed -> the seed-spread run that computes what ``result`` computes but for its seed. Runs
+    """Draw key (``noise.draw_key``: backbone draw and seed) -> the seed-spread run that computes what ``result`` computes but for its seed. Runs
     are matched by computation (run key), not by variant name: the seed page trains 'full', which
     is also Table VIII's MiAUCL row and Table II's LSI + GSD row."""
     from ..train.loso import config_key
@@ -173,7 +173,8 @@ def seed_runs_like(seed_runs, result, dataset: str) -> dict[int, object]:
         return {}
     out = {}
     for (_, d, seed), r in seed_runs.items():
-        if d == dataset and config_key(r.config.replace(seed=result.config.seed)) == config_key(result.config):
+        same = r.config.replace(seed=result.config.seed, backbone_seed=result.config.backbone_seed)
+        if d == dataset and config_key(same) == config_key(result.config):
             out[seed] = r
     return out
 
@@ -232,7 +233,7 @@ def describe_separation_gated(runs: Runs, pairs: list[tuple[str, str]], names: d
             if len(common) >= 2:
                 diffs = [mechanisms.separation_score(*triple(sa[k])) - mechanisms.separation_score(*triple(sb[k]))
                          for k in common]
-                spread = noise.spread_of_values(diffs, common)
+                spread = noise.spread_of_draws(dict(zip(common, diffs)))
             bits.append(mechanisms.describe_separation_pair(
                 f"*{names.get(a, a)}*", f"*{names.get(b, b)}*", triple(ra), triple(rb), spread=spread))
         if bits:

@@ -3,6 +3,8 @@ and a paired subject-level bootstrap (``microau.noise``). Every sentence of the 
 direction, an ordering or an agreement with the paper is built here or in ``microau.noise``."""
 from __future__ import annotations
 
+import math
+
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,10 +41,12 @@ def seed_spreads(runs: "Runs") -> dict[str, "noise.SeedSpread | None"]:
 
 
 def _spread(runs: "Runs", variant: str, dataset: str):
-    by_seed = {k[2]: r for k, r in runs.items() if k[0] == variant and k[1] == dataset}
-    if len(by_seed) < 2:
+    """The spread of ``variant``'s mean F1 on ``dataset`` over its seed runs (keys are draw keys:
+    over backbone draws x seeds where the page trained several draws, ``noise.spread_of_draws``)."""
+    by_draw = {k[2]: r for k, r in runs.items() if k[0] == variant and k[1] == dataset}
+    if len(by_draw) < 2:
         return None
-    return noise.seed_spread([by_seed[s] for s in sorted(by_seed)])
+    return noise.spread_of_draws({k: r.f1 for k, r in by_draw.items()})
 
 
 def seed_spread_table(runs: "Runs") -> pd.DataFrame:
@@ -53,8 +57,11 @@ def seed_spread_table(runs: "Runs") -> pd.DataFrame:
         sp = _spread(runs, variant, dataset)
         if sp is None:
             continue
-        rows.append({"data": ours_label(dataset), "variant": variant, "seeds": sp.n,
-                     "mean F1": sp.mean, "sd": sp.std, "min": sp.min, "max": sp.max})
+        rows.append({"data": ours_label(dataset), "variant": variant, "runs": sp.n,
+                     "backbones × seeds": sp.describe(), "mean F1": sp.mean, "sd": sp.std,
+                     "sd between backbones": math.sqrt(sp.backbone_var) if np.isfinite(sp.backbone_var) else np.nan,
+                     "sd between seeds": math.sqrt(sp.seed_var) if np.isfinite(sp.seed_var) else np.nan,
+                     "min": sp.min, "max": sp.max})
     return pd.DataFrame(rows).set_index(["data", "variant"]) if rows else pd.DataFrame()
 
 
@@ -189,7 +196,8 @@ def seed_gated_differences(runs: "Runs") -> pd.DataFrame:
 
 
 def describe_seed_spread(runs: "Runs") -> str:
-    """How large the seed spread is against the differences the paper reports."""
+    """How large the run-to-run noise is, what it was measured over, and what it means for a
+    difference between two rows."""
     lines = []
     for dataset in runs.datasets:
         sp = _spread(runs, REFERENCE_VARIANT, dataset)
@@ -197,11 +205,50 @@ def describe_seed_spread(runs: "Runs") -> str:
             lines.append(f"**{ours_label(dataset)}**: fewer than two seeds of the full model; no spread.")
             continue
         band = noise.seed_band(sp)
+        over = sp.describe()
+        extra = ("" if sp.covers_backbones else " The band covers fine-tuning seeds on one backbone only "
+                 "(this profile has no backbone draws).")
         lines.append(
-            f"**{ours_label(dataset)}**: over {sp.n} seeds the full model's mean F1 has standard "
-            f"deviation {sp.std:.3f} (range {sp.min:.3f} to {sp.max:.3f}); two single-seed runs of "
-            f"one configuration can therefore differ by up to about {band:.3f} (the seed band), "
-            "and a difference between two rows smaller than that is within noise.")
+            f"**{ours_label(dataset)}**: over {over} the full model's mean F1 has standard "
+            f"deviation {sp.std:.3f} (range {sp.min:.3f} to {sp.max:.3f}); two single runs of "
+            f"one configuration can therefore differ by up to about {band:.3f} (the noise band), "
+            "and a difference between two rows smaller than that is within noise." + extra)
+    return "\n\n".join(lines)
+
+
+def noise_components_table(runs: "Runs") -> pd.DataFrame:
+    """Per data set, the full model's mean-F1 variance split into backbone draws, fine-tuning
+    seeds and subjects (the subject bootstrap of its draw-0 seed-1 run): each component's sd and
+    its share of the total (``noise.noise_components``)."""
+    rows = []
+    for dataset in runs.datasets:
+        sp = _spread(runs, REFERENCE_VARIANT, dataset)
+        first = runs.get(REFERENCE_VARIANT, dataset, min(runs.seeds)) if runs.seeds else None
+        if sp is None or first is None:
+            continue
+        comp = noise.noise_components(sp, noise.subject_sd_f1(first))
+        shares = comp.shares()
+        row = {"data": ours_label(dataset), "runs": sp.describe(), "mean F1": comp.mean}
+        for name, var in (("backbone draw", comp.backbone_var), ("fine-tuning seed", comp.seed_var),
+                          ("subjects (bootstrap)", comp.subject_var)):
+            row[f"sd: {name}"] = math.sqrt(var) if np.isfinite(var) else np.nan
+            row[f"share: {name}"] = shares[name]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("data") if rows else pd.DataFrame()
+
+
+def describe_noise_components(runs: "Runs") -> str:
+    """Which source of noise is largest, per data set, in computed words."""
+    table = noise_components_table(runs)
+    lines = []
+    for data, row in table.iterrows():
+        shares = {k.removeprefix("share: "): v for k, v in row.items() if k.startswith("share: ") and np.isfinite(v)}
+        if not shares:
+            continue
+        order = sorted(shares, key=shares.get, reverse=True)
+        said = ", ".join(f"{k} {100 * shares[k]:.0f} %" for k in order)
+        lines.append(f"**{data}**: of the variance of the full model's mean F1 ({row['runs']}), "
+                     f"{said}. The largest source is the {order[0]}.")
     return "\n\n".join(lines)
 
 
@@ -229,8 +276,8 @@ def mer_spreads(runs: "Runs") -> dict[str, "noise.SeedSpread | None"]:
     seeded = seed_runs_of(runs)
     out = {}
     for d in runs.datasets:
-        by_seed = {k[2]: r for k, r in seeded.items() if k[0] == REFERENCE_VARIANT and k[1] == d}
-        vals = [r.mer_metrics.get("uf1") for _, r in sorted(by_seed.items())]
-        vals = [v for v in vals if v is not None and np.isfinite(v)]
-        out[d] = noise.spread_of_values(vals, sorted(by_seed)) if len(vals) >= 2 else None
+        by_draw = {k[2]: r.mer_metrics.get("uf1") for k, r in seeded.items()
+                   if k[0] == REFERENCE_VARIANT and k[1] == d}
+        vals = {k: v for k, v in by_draw.items() if v is not None and np.isfinite(v)}
+        out[d] = noise.spread_of_draws(vals) if len(vals) >= 2 else None
     return out
