@@ -215,7 +215,7 @@ def test_quick_profile_uses_the_phantom_backbone_and_scratch_does_not():
     from microau.config import make_config
 
     quick = make_config("quick")
-    assert quick.pretrained == ck.PHANTOM_TAG and quick.clip_model == "microau-tiny"
+    assert quick.pretrained == ck.PHANTOM_TAG and quick.clip_model == "microau-tiny14"
     assert make_config("quick-scratch").pretrained is None
     assert make_config("smoke").pretrained is None
 
