@@ -404,3 +404,19 @@ def test_plateau_check_tells_a_flat_curve_from_a_falling_one():
     assert plateau_check([1.0] * 100)["flat"]
     assert not plateau_check(list(np.linspace(2.0, 1.0, 100)))["flat"]
     assert plateau_check(list(np.linspace(2.0, 1.0, 50)) + [1.0] * 50)["flat"]
+
+
+def test_init_ulps_moves_one_weight_by_one_representable_step():
+    from microau.model.backbone import load_clip
+    from microau.pretrain.contrastive import nudge_by_ulps
+
+    torch.manual_seed(0)
+    a = load_clip("microau-tiny", None)
+    torch.manual_seed(0)
+    b = load_clip("microau-tiny", None)
+    nudge_by_ulps(b, 1)
+    wa, wb = a.visual.conv1.weight.view(-1), b.visual.conv1.weight.view(-1)
+    assert wb[0] > wa[0] and torch.equal(wa[1:], wb[1:])
+    assert torch.nextafter(wa[0], torch.tensor(float("inf"))) == wb[0]
+    assert ck.checkpoint_key("microau-tiny", TINY) != ck.checkpoint_key(
+        "microau-tiny", dataclasses.replace(TINY, init_ulps=1))

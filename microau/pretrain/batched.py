@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .contrastive import (LOCAL_AUS, PretrainSettings, _lr, corpus_arrays, local_au_loss, local_prompt_texts,
-                          local_token_weights, pretrain_report)
+                          local_token_weights, nudge_by_ulps, pretrain_report)
 
 
 def masked_clip_loss(image_features: torch.Tensor, text_features: torch.Tensor, positives: torch.Tensor,
@@ -167,6 +167,7 @@ def pretrain_clips(clip_model: str, settings: list[PretrainSettings], progress: 
     for s in settings:
         torch.manual_seed(s.seed)
         clips.append(load_clip(clip_model, None))
+        nudge_by_ulps(clips[-1], s.init_ulps)
     size = int(clips[0].visual.image_size[0])
     corpus = corpus_arrays(first, size, progress)
     images, sentences = corpus.images, corpus.sentences

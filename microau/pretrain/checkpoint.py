@@ -32,9 +32,16 @@ def cache_root() -> Path:
     return Path(os.environ.get("MICROAU_CACHE") or Path.home() / ".cache" / "microau")
 
 
+# Settings added after checkpoints were cached, at the value that computes what those did: left
+# out of the key at that value, so the cached backbones keep their keys.
+KEY_NEUTRAL_SETTINGS = {"init_ulps": 0}
+
+
 def checkpoint_key(clip_model: str, settings: PretrainSettings) -> str:
+    values = {k: v for k, v in settings.to_json().items()
+              if not (k in KEY_NEUTRAL_SETTINGS and v == KEY_NEUTRAL_SETTINGS[k])}
     blob = json.dumps({"format": FORMAT_VERSION, "corpus_version": CORPUS_VERSION,
-                       "clip_model": clip_model, "settings": settings.to_json()}, sort_keys=True)
+                       "clip_model": clip_model, "settings": values}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -53,6 +53,10 @@ class PretrainSettings:
     # Weight of the local AU term (:func:`local_au_loss`) next to the global contrastive loss; 0
     # gives CLIP's loss alone (the backbones before issue 22).
     local_weight: float = 1.0
+    # The rerun check (benchmarks/bench_testbed.py): after initialisation, move one weight (the
+    # first of the patch embedding) by this many units in the last place, a change of the size
+    # another CPU's rounding makes. 0: none (every backbone the book uses).
+    init_ulps: int = 0
 
     def __post_init__(self):
         if self.targets not in ("per_au", "whole"):
@@ -216,6 +220,15 @@ def _lr(settings: PretrainSettings, step: int, total: int) -> float:
     return settings.lr * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
+def nudge_by_ulps(clip, ulps: int) -> None:
+    """Move the first element of ``clip``'s patch-embedding weight ``ulps`` representable values up
+    (``torch.nextafter``): the rerun check's rounding-size perturbation."""
+    with torch.no_grad():
+        w = clip.visual.conv1.weight.view(-1)
+        for _ in range(int(ulps)):
+            w[0] = torch.nextafter(w[0], torch.tensor(float("inf"), dtype=w.dtype))
+
+
 def pretrain_clip(clip_model: str, settings: PretrainSettings, progress: bool = True) -> tuple[dict, dict]:
     """Pretrain ``clip_model`` from random init on the corpus. Returns (state_dict, report).
 
@@ -230,6 +243,7 @@ def pretrain_clip(clip_model: str, settings: PretrainSettings, progress: bool = 
     t0, c0 = time.perf_counter(), time.process_time()
     torch.manual_seed(settings.seed)
     clip = load_clip(clip_model, None)
+    nudge_by_ulps(clip, settings.init_ulps)
     size = int(clip.visual.image_size[0])
     corpus = corpus_arrays(settings, size, progress)
     t_render = time.perf_counter() - t0
