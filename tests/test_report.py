@@ -175,3 +175,21 @@ def test_seed_runs_are_matched_by_computation_not_by_variant_name():
     assert sorted(seed_runs_like(seed_runs, run("table8/no_cl", "phantom-samm", 1), "phantom-samm")) == [1, 2, 3]
     assert seed_runs_like(seed_runs, run("table8/local_origcl", "phantom-samm", 1), "phantom-samm") == {}
     assert seed_runs_like(None, miaucl, "phantom-samm") == {}
+
+
+def test_rows_that_are_one_computation_are_said_to_share_a_run():
+    from types import SimpleNamespace
+
+    from microau.report.sentences import describe_shared_runs
+    from microau.runs import Runs
+
+    same, other = SimpleNamespace(run_dir="/runs/abc"), SimpleNamespace(run_dir="/runs/def")
+    runs = Runs(results={("table7/gda", "phantom-samm"): same, ("full", "phantom-samm"): same,
+                         ("table7/add_mlp", "phantom-samm"): other},
+                datasets=("phantom-samm",), profile="smoke")
+    text = describe_shared_runs(runs, {"table7/gda": "GDA"})
+    assert "*GDA* and *full* are one computation" in text and "add_mlp" not in text
+    assert "gsd=" not in text.split("GDA:")[1].split(";")[0]  # GDA sets nothing: the full model's settings
+    alone = Runs(results={("full", "phantom-samm"): same, ("table7/add_mlp", "phantom-samm"): other},
+                 datasets=("phantom-samm",), profile="smoke")
+    assert describe_shared_runs(alone) == ""

@@ -93,7 +93,8 @@ def show_sentences(page, shown) -> None:
     """The computed reading of a table page's numbers, noise-gated (``report.sentences``)."""
     from IPython.display import Markdown, display
 
-    from .sentences import (describe_comparison, describe_mer, describe_sota, describe_sweep,
+    from .page import row_labels
+    from .sentences import (describe_comparison, describe_mer, describe_shared_runs, describe_sota, describe_sweep,
                             describe_text_similarity)
 
     table = paper_table(page.manifest.table)
@@ -107,6 +108,8 @@ def show_sentences(page, shown) -> None:
             parts.insert(0, describe_sweep(shown, table.parameter))
         if "text_similarity" in table_metrics(table.id):
             parts.insert(0, describe_text_similarity(shown))
+    if page.runs is not None:
+        parts.append(describe_shared_runs(page.runs, row_labels(page.name)))
     display(Markdown("\n\n".join(p for p in parts if p)))
 
 

@@ -239,3 +239,28 @@ def describe_separation_gated(runs: Runs, pairs: list[tuple[str, str]], names: d
         if bits:
             lines.append(f"**{ours_label(dataset)}**: " + " ".join(bits))
     return "\n\n".join(lines)
+
+
+def describe_shared_runs(runs: Runs, labels: dict[str, str] | None = None) -> str:
+    """Rows of a page that are one computation: their variants resolve to the same settings, so
+    they share one run directory (the run key hashes every setting that enters the computation)
+    and were trained once. Says which rows, on which data, and why. Empty when no two rows share."""
+    from ..config import VARIANTS
+
+    labels = labels or {}
+    lines = []
+    for dataset in runs.datasets:
+        by_dir: dict[str, list[str]] = {}
+        for key, r in runs.items():
+            if len(key) == 2 and key[1] == dataset:
+                by_dir.setdefault(str(r.run_dir), []).append(key[0])
+        for variants in by_dir.values():
+            if len(variants) < 2:
+                continue
+            names = [f"*{labels.get(v, v)}*" for v in variants]
+            settings = {v: VARIANTS.get(v, {}) for v in variants}
+            why = "; ".join(f"{labels.get(v, v)}: " + (", ".join(f"{k}={val}" for k, val in sorted(st.items()))
+                                                        or "the full model's settings") for v, st in settings.items())
+            lines.append(f"**{ours_label(dataset)}**: {' and '.join(names)} are one computation, trained once "
+                         f"(their settings resolve to the same values, so their run key is the same: {why}).")
+    return "\n\n".join(lines)
