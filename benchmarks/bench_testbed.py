@@ -78,8 +78,8 @@ def main(argv=None) -> int:
     f1 = {k: read_run(c, args.runs).f1 for k, c in full.items()}
     rows = ["| draw | steps | loss (last 10) | global / local | plateau: last 10 % vs the 10 % before | "
             + " | ".join(f"probe {d}" for d in args.datasets) + " | "
-            + " | ".join(f"F1 {d}" for d in args.datasets) + " |",
-            "|" + "---|" * (5 + 2 * len(args.datasets))]
+            + " | ".join(f"F1 {d}" for d in args.datasets) + " | pretraining s |",
+            "|" + "---|" * (6 + 2 * len(args.datasets))]
     probes = {}
     for b, path in zip(args.draws, paths):
         import json
@@ -92,7 +92,8 @@ def main(argv=None) -> int:
                     f"{rep.get('local_last_10', float('nan')):.3f} | {100 * plateau.get('relative_drop', float('nan')):+.1f} % "
                     f"({'flat' if plateau.get('flat') else 'still falling'}) | "
                     + " | ".join(f"{probes[(b, d)]:.3f}" for d in args.datasets) + " | "
-                    + " | ".join(f"{f1[(b, d)]:.3f}" for d in args.datasets) + " |")
+                    + " | ".join(f"{f1[(b, d)]:.3f}" for d in args.datasets)
+                    + f" | {rep['total_s']:.0f}{' (draws ' + ', '.join(map(str, rep['batched_seeds'])) + ' together)' if rep.get('batched_seeds') else ''} |")
     stats = []
     for d in args.datasets:
         v = np.array([f1[(b, d)] for b in args.draws])
@@ -121,10 +122,11 @@ def main(argv=None) -> int:
         bw, bp = run_baseline_loso(data, balanced=True).f1, run_baseline_loso(data, balanced=False).f1
         mp, mb = f1[(args.draws[0], d)], read_run(balanced[(args.draws[0], d)], args.runs).f1
         out.append(f"| {d} | {bw:.3f} | {bp:.3f} | {mp:.3f} | {mb:.3f} |")
-        fair_notes.append(f"- {d}: the class-weighted baseline leads the plain-CE model by {bw - mp:+.3f}; "
-                          f"weighting the baseline's classes moves it by {bw - bp:+.3f}, balancing the model's "
-                          f"CE moves it by {mb - mp:+.3f}; like for like, the gap is {bp - mp:+.3f} (both plain) "
-                          f"and {bw - mb:+.3f} (both weighted).")
+        fair_notes.append(f"- {d}: class-weighted baseline minus plain-CE model {bw - mp:+.3f}; weighting the "
+                          f"baseline's classes changes it by {bw - bp:+.3f}, balancing the model's CE by "
+                          f"{mb - mp:+.3f}; like for like, baseline minus model {bp - mp:+.3f} (both plain) and "
+                          f"{bw - mb:+.3f} (both weighted). Single runs: compare with the band of the "
+                          "seed-spread page before reading a direction.")
     out += ["", *fair_notes]
 
     # 4. sweep ----------------------------------------------------------------------------------
@@ -173,9 +175,12 @@ def main(argv=None) -> int:
                        f"±{band:.3f}: {'inside' if abs(diff) <= band else 'OUTSIDE'} the band.")
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    out += ["", f"Pretraining (or reading) {len(args.draws)} backbone(s): {t_pretrain:.0f} s; the full-model runs: "
-            f"{t_runs:.0f} s; everything: {time.perf_counter() - t_start:.0f} s on {platform.machine()}, "
-            f"{os.cpu_count()} cores, load average {load:.1f} at the end."]
+    run_s = [float(read_run(c, args.runs).meta.get("timings", {}).get("total_s", float("nan"))) for c in full.values()]
+    out += ["", f"Times as recorded when each was made: pretraining in the Backbones table; the full model's "
+            f"LOSO runs {min(run_s):.0f} to {max(run_s):.0f} s each (trained in stacks, so the stack's time). "
+            f"This invocation (what was cached was read back): pretraining or reading the backbones {t_pretrain:.0f} s, "
+            f"the full-model runs {t_runs:.0f} s, everything {time.perf_counter() - t_start:.0f} s; "
+            f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at the end."]
     text = "\n".join(out) + "\n"
     print(text)
     if args.save:
