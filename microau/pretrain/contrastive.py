@@ -7,8 +7,8 @@ images; the loss treats every image of a sentence as a positive of it (``clip_lo
 With ``PretrainSettings.local_weight > 0`` a local term is added (:func:`local_au_loss`): each
 AU's patch tokens at its Table I landmarks, averaged, are matched to that AU's two prompts. CLIP's
 global loss alone trains the class token and leaves the patch tokens, which the method reads
-(Eq. 1-3), nearly uninformative on this corpus (the testbed sweep, issue 22: a frozen-token probe
-of 0.74 against 0.82 with the local term). This is our pretraining choice, not the paper's: the
+(Eq. 1-3), nearly uninformative on this corpus (the sweep of ``benchmarks/bench_testbed.py``: the
+full model trained on a backbone pretrained without it scores far lower). This is our pretraining choice, not the paper's: the
 paper fine-tunes OpenAI's CLIP, pretrained on web captions.
 """
 from __future__ import annotations
