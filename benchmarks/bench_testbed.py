@@ -52,7 +52,7 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from microau import noise
+    from microau import draws, noise
     from microau.baseline import run_baseline_loso
     from microau.pretrain.checkpoint import checkpoint_path, ensure_backbones, settings_for_draw
     from microau.runs import ensure_runs, make_run_config, read_run
@@ -167,8 +167,8 @@ def main(argv=None) -> int:
         out += ["", "**Rerun check**: draw " + str(b0) + " pretrained again with one initial weight moved by one "
                 "unit in the last place, then fine-tuned (seed 1).", ""]
         for d in args.datasets:
-            grid = {noise.draw_key(b, 1): f1[(b, d)] for b in args.draws}
-            spread = noise.spread_of_draws(grid) if len(grid) > 1 else None
+            grid = {draws.draw_key(b, 1): f1[(b, d)] for b in args.draws}
+            spread = draws.spread_of_draws(grid) if len(grid) > 1 else None
             band = noise.seed_band(spread) if spread is not None else float("nan")
             diff = read_run(cfgs[d], args.runs).f1 - f1[(b0, d)]
             out.append(f"- {d}: F1 moved by {diff:+.3f}; the band over {len(args.draws)} backbone draws is "

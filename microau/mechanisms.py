@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import noise
+from . import draws, noise
 from .aus import AU_LANDMARKS
 from .model.tokens import landmark_token_index
 
@@ -550,5 +550,5 @@ def seed_spreads(seed_runs: Sequence, truth: RunGroundTruth) -> dict[str, noise.
     if len(seed_runs) < 2:
         return {}
     values = [statistic_values(r, truth) for r in seed_runs]
-    keys = [noise.draw_key(r.config.backbone_seed, r.config.seed) for r in seed_runs]
-    return {k: noise.spread_of_draws({key: v[k] for key, v in zip(keys, values)}) for k in values[0]}
+    keys = [draws.draw_key(r.config.backbone_seed, r.config.seed) for r in seed_runs]
+    return {k: draws.spread_of_draws({key: v[k] for key, v in zip(keys, values)}) for k in values[0]}

@@ -70,4 +70,4 @@ def test_roots_parse_and_name_what_is_missing():
     with pytest.raises(ValueError, match="--root samm=DIR"):
         parse_roots(None, ["samm"])
     with pytest.raises(ValueError, match="unknown dataset"):
-        parse_roots(["casme3=/x"], [])
+        parse_roots(["casme9=/x"], [])

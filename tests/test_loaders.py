@@ -277,7 +277,7 @@ def test_phantom_names_use_the_same_readers(casme2_root, samm_root):
 
 def test_unknown_dataset_or_layout(casme2_root):
     with pytest.raises(ValueError, match="unknown dataset"):
-        load_samples("casme3", casme2_root)
+        load_samples("casme9", casme2_root)
     with pytest.raises(ValueError, match="layout"):
         load_samples("casme2", casme2_root, layout="nested")
 

@@ -221,7 +221,7 @@ def test_backbone_variance_widens_the_band_and_changes_a_verdict():
 
 
 def test_draw_keys_name_backbone_and_seed_and_keep_plain_seeds():
-    from microau.noise import draw_key, split_draw
+    from microau.draws import draw_key, split_draw
 
     assert draw_key(0, 3) == 3 and split_draw(3) == (0, 3)
     assert split_draw(draw_key(2, 5)) == (2, 5)
@@ -230,7 +230,8 @@ def test_draw_keys_name_backbone_and_seed_and_keep_plain_seeds():
 
 
 def test_spread_of_draws_uses_the_grid_only_when_backbones_vary():
-    from microau.noise import draw_key, spread_of_draws, spread_of_values
+    from microau.draws import draw_key, spread_of_draws
+    from microau.noise import spread_of_values
 
     seeds_only = {1: 0.5, 2: 0.6, 3: 0.7}
     assert spread_of_draws(seeds_only) == spread_of_values([0.5, 0.6, 0.7], [1, 2, 3])
@@ -243,7 +244,7 @@ def test_spread_of_draws_uses_the_grid_only_when_backbones_vary():
 
 def test_seed_page_trains_the_full_model_on_every_backbone_draw():
     from microau.book import manifest
-    from microau.noise import split_draw
+    from microau.draws import split_draw
     from microau.runs import seed_run_configs
 
     runs = manifest.page("seed_spread").seed_runs(["phantom-casme2", "phantom-samm"])

@@ -174,7 +174,7 @@ KEYS_BEFORE = {
 
 
 # The quick profile when KEYS_BEFORE were recorded: random init (today's 'quick-scratch'), 10 epochs
-QUICK_WHEN_RECORDED = dict(epochs=10, lr_decay_epoch=7)
+QUICK_WHEN_RECORDED = dict(clip_model="microau-tiny", visual_trainable_blocks=1, epochs=10, lr_decay_epoch=7)
 
 
 @pytest.mark.parametrize("dataset", ["phantom-casme2", "phantom-samm"])

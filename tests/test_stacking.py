@@ -155,7 +155,9 @@ def test_ensure_runs_trains_runs_that_differ_by_seed_as_one_group(monkeypatch, t
     monkeypatch.setattr(runs, "run_dir_for", lambda cfg, where: tmp_path / f"{cfg.variant}-{cfg.seed}")
     monkeypatch.setattr(runs, "run_is_finished", lambda d: False)
     monkeypatch.setattr(runs.registry, "root_for", lambda cfg, progress=True: None)
-    monkeypatch.setattr(runs, "load_train_data", lambda cfg, progress=True: "data")
+    monkeypatch.setattr(runs, "prepare_for", lambda cfg, progress=True: __import__("types").SimpleNamespace(
+        summary=lambda: {"clips": 0, "computed": 0}))
+    monkeypatch.setattr(runs, "load_train_data", lambda cfg, progress=True, prepared=None: "data")
     monkeypatch.setattr(runs, "run_loso", lambda cfg, **k: calls.append(("alone", cfg.variant, cfg.seed)))
     monkeypatch.setattr(runs, "train_run_group", lambda cfgs, where, **k: calls.append(("group", [c.seed for c in cfgs])))
     cfgs = [make_config("smoke", "full").replace(seed=s) for s in (1, 2, 3)] + [make_config("smoke", "table8/no_cl")]

@@ -12,7 +12,7 @@ from .. import figures
 from ..paper import paper_table
 from .labels import ours_label
 from .side_by_side import side_by_side
-from .tables import comparison, mer_details, mer_table, per_au_table, sota_table, styled
+from .tables import comparison, mer_details, mer_table, per_au_table, sota_table, styled, table_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..runs import Runs
@@ -93,7 +93,6 @@ def show_sentences(page, shown) -> None:
     """The computed reading of a table page's numbers, noise-gated (``report.sentences``)."""
     from IPython.display import Markdown, display
 
-    from .page import row_labels
     from .sentences import (describe_comparison, describe_mer, describe_shared_runs, describe_sota, describe_sweep,
                             describe_text_similarity)
 
@@ -109,7 +108,8 @@ def show_sentences(page, shown) -> None:
         if "text_similarity" in table_metrics(table.id):
             parts.insert(0, describe_text_similarity(shown))
     if page.runs is not None:
-        parts.append(describe_shared_runs(page.runs, row_labels(page.name)))
+        labels = {r["variant"]: r["label"] for r in table_rows(table.id) if r.get("variant")}
+        parts.append(describe_shared_runs(page.runs, labels))
     display(Markdown("\n\n".join(p for p in parts if p)))
 
 

@@ -212,7 +212,7 @@ def describe_separation_gated(runs: Runs, pairs: list[tuple[str, str]], names: d
     spread is that of the difference, over the seeds both variants were trained with on the seed
     page (``seed_runs_like``); its band is the same 2 * sqrt(2) * std as every other check's
     (``noise.seed_band``), which is wider than a per-seed difference needs: conservative."""
-    from .. import mechanisms, noise
+    from .. import draws, mechanisms, noise
     from .verdicts import seed_runs_of
 
     def triple(result):
@@ -233,7 +233,7 @@ def describe_separation_gated(runs: Runs, pairs: list[tuple[str, str]], names: d
             if len(common) >= 2:
                 diffs = [mechanisms.separation_score(*triple(sa[k])) - mechanisms.separation_score(*triple(sb[k]))
                          for k in common]
-                spread = noise.spread_of_draws(dict(zip(common, diffs)))
+                spread = draws.spread_of_draws(dict(zip(common, diffs)))
             bits.append(mechanisms.describe_separation_pair(
                 f"*{names.get(a, a)}*", f"*{names.get(b, b)}*", triple(ra), triple(rb), spread=spread))
         if bits:

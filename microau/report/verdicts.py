@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .. import noise
+from .. import draws, noise
 from ..book.manifest import SEED_PAGE
 from ..paper import paper_table
 from .labels import ours_label
@@ -46,7 +46,7 @@ def _spread(runs: "Runs", variant: str, dataset: str):
     by_draw = {k[2]: r for k, r in runs.items() if k[0] == variant and k[1] == dataset}
     if len(by_draw) < 2:
         return None
-    return noise.spread_of_draws({k: r.f1 for k, r in by_draw.items()})
+    return draws.spread_of_draws({k: r.f1 for k, r in by_draw.items()})
 
 
 def seed_spread_table(runs: "Runs") -> pd.DataFrame:
@@ -279,5 +279,5 @@ def mer_spreads(runs: "Runs") -> dict[str, "noise.SeedSpread | None"]:
         by_draw = {k[2]: r.mer_metrics.get("uf1") for k, r in seeded.items()
                    if k[0] == REFERENCE_VARIANT and k[1] == d}
         vals = {k: v for k, v in by_draw.items() if v is not None and np.isfinite(v)}
-        out[d] = noise.spread_of_draws(vals) if len(vals) >= 2 else None
+        out[d] = draws.spread_of_draws(vals) if len(vals) >= 2 else None
     return out
