@@ -23,7 +23,7 @@ from . import cli_args
 from .book.manifest import NOTEBOOKS, notebook_variants, page, select
 from .book.placeholders import OUTPUT_DIR, is_placeholder, self_ignore
 from .forkpool import available_cores
-from .runs import ensure_runs, repo_root, runs_dir, seed_run_configs
+from .runs import control_run_configs, ensure_runs, repo_root, runs_dir, seed_run_configs
 from .stages import StageClock
 
 KERNEL = "python3"
@@ -158,13 +158,15 @@ def train_pages(names, parameters: dict, args, stages: StageClock | None = None)
         args, list(dict.fromkeys(v for n in names for v in notebook_variants(n))), parameters["datasets"])
     if args.seeds:
         configs = [cfg.replace(seed=s) for cfg in configs for s in args.seeds]
-    for name in names:  # the seed-spread page's runs, and the cross-set runs
+    for name in names:  # the seed-spread page's runs, the cross-set runs and the control runs
         over = dict(parameters["overrides"])
         over.pop("seeds", None)
         configs += list(seed_run_configs(name, parameters["datasets"], args.profile,
                                          parameters["data_root"], parameters["device"], **over).values())
         configs += cross_configs(name, parameters["datasets"], args.profile, parameters["data_root"],
                                  parameters["device"], **over)
+        configs += list(control_run_configs(name, parameters["datasets"], args.profile, parameters["data_root"],
+                                            parameters["device"], **over).values())
     n = ensure_runs(configs, parameters["runs_dir"], executor=args.executor, jobs=args.jobs,
                     ray_address=args.ray_address, progress=not args.no_progress, stages=stages)
     if "predict_demo" in names:  # its models are trained on all subjects but the last (the page's default)

@@ -237,7 +237,7 @@ def seed_run_configs(page: str, datasets: Iterable[str], profile: str, data_root
     backbone draw and seed set, ``noise.split_draw``). Under a profile without a pretrained
     backbone every draw is the same backbone: only draw 0's keys are kept."""
     from .book.manifest import page as page_of
-    from .noise import split_draw
+    from .draws import split_draw
 
     out = {}
     for v, d, key in page_of(page).seed_runs(datasets):
@@ -265,4 +265,38 @@ def load_seed_runs(page: str, datasets: Iterable[str] = registry.DEFAULT_DATASET
         if only_finished and not is_finished(cfg, runs):
             continue
         out.results[key] = read_run(cfg, runs)
+    return out
+
+
+def control_run_configs(page: str, datasets: Iterable[str], profile: str, data_root: dict | None = None,
+                        device: str = "cpu", **overrides) -> dict[tuple[str, str], Config]:
+    """(variant, data set) -> config of every run a page shows on the phantom controls
+    (``Page.control_runs``: the base phantoms and their '-indep' / '-offsite' controls; none for
+    licensed data). Read at the default seed, as the cross-set runs are."""
+    from .book.manifest import page as page_of
+
+    over = {k: v for k, v in overrides.items() if k != "seeds"}
+    return {(v, d): make_run_config(profile, v, d, data_root, device, **over)
+            for v, d in page_of(page).control_keys(datasets)}
+
+
+def load_control_runs(page: str, datasets: Iterable[str] = registry.DEFAULT_DATASETS, profile: str = "quick",
+                      data_root: dict | None = None, device: str = "cpu", runs: str | os.PathLike | None = None,
+                      train_missing: bool = True, overrides: dict | None = None) -> Runs:
+    """The control runs of a page (:func:`control_run_configs`), keyed (variant, data set), the
+    control phantoms under their own names; ``datasets`` stays the page's (the base sets), so the
+    seed spreads of the base sets are found as for any page. Missing runs are trained only with
+    ``train_missing``; otherwise they are left out."""
+    datasets = tuple(datasets)
+    configs = control_run_configs(page, datasets, profile, data_root, device, **(overrides or {}))
+    finished_before = {k for k, cfg in configs.items() if is_finished(cfg, runs)}
+    if train_missing:
+        ensure_runs(list(configs.values()), runs, jobs=1, progress=False)
+    out = Runs(datasets=datasets, profile=profile,
+               context=dict(data_root=data_root, device=device, runs=runs, overrides=overrides))
+    out.context["trained_now"] = sorted(k for k in configs
+                                        if k not in finished_before and is_finished(configs[k], runs))
+    for key, cfg in configs.items():
+        if is_finished(cfg, runs):
+            out.results[key] = read_run(cfg, runs)
     return out

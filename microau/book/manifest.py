@@ -26,6 +26,10 @@ class Page:
     backbone_variants: tuple[str, ...] = ()
     seed_variants: dict[str, str] = field(default_factory=dict)  # variant -> 'all' | 'last' data set
     cross_modes: tuple[str, ...] = ()  # cross-set evaluations of the full model (microau.cross.MODES)
+    # runs on the phantom controls (issue 22): (variant, control suffix), the suffix '-indep' or
+    # '-offsite' naming the control phantom of each base phantom (registry.CONTROLS), '' the base
+    # phantom itself; trained for phantom-casme2 / phantom-samm only (``control_datasets``)
+    control_runs: tuple[tuple[str, str], ...] = ()
 
     @property
     def variants(self) -> list[str]:
@@ -40,12 +44,17 @@ class Page:
             out += page(name).variants
         return list(dict.fromkeys(out))
 
+    def control_keys(self, datasets) -> list[tuple[str, str]]:
+        """(variant, data set) of every control run this page shows: each entry of
+        ``control_runs`` on every data set that has phantom controls (none on licensed data)."""
+        return [(v, f"{d}{suffix}") for d in control_datasets(datasets) for v, suffix in self.control_runs]
+
     def seed_runs(self, datasets) -> list[tuple[str, str, int]]:
         """(variant, dataset, draw key) of every seed-spread run this page shows: 'all' variants on
         every data set, 'last' variants on the last one only (to keep the CPU budget); the keys
         are the seeds on backbone draw 0, and on every draw of ``backbones`` for the variants in
         ``backbone_variants`` (``noise.draw_key``)."""
-        from ..noise import draw_key
+        from ..draws import draw_key
 
         datasets = list(datasets)
         out = []
@@ -79,6 +88,13 @@ PAGES: tuple[Page, ...] = (
         "table8/global_origcl": "last", "table8/local_origcl": "last"}),
     Page("findings", "findings", includes=(
         "table2_ablation", "table3_text_encoder", "table6_pta", "table7_gda", "table8_miaucl")),
+    # the mechanisms where their structure exists and where a control phantom removes it (GDA:
+    # co-occurrence, '-indep'; PTA: motion on the Table I landmarks, '-offsite'), and the text side
+    # against prompts permuted across AUs; after the seed page, whose runs set its noise band
+    Page("controls", "findings", control_runs=(
+        ("full", ""), ("table7/add_mlp", ""), ("full", "-indep"), ("table7/add_mlp", "-indep"),
+        ("table6/pta", ""), ("table6/meanpool", ""), ("table6/pta", "-offsite"), ("table6/meanpool", "-offsite"),
+        ("table8/no_cl", ""), ("controls/prompts_permuted", ""))),
     Page("predict_demo", "own data"),  # applies a trained model to one clip
     Page("cross_dataset", "beyond", cross_modes=("loso", "leave-one-dataset-out")),
     # the landing page (the book's root): reads whatever runs exist, trains none, so it comes last
@@ -94,6 +110,13 @@ def page(name: str) -> Page:
         if p.name == name:
             return p
     raise ValueError(f"unknown page {name!r}; choose from {', '.join(NOTEBOOKS)}")
+
+
+def control_datasets(datasets) -> list[str]:
+    """The data sets of ``datasets`` that have phantom controls (phantom-casme2, phantom-samm)."""
+    from ..data.registry import CONTROL_PHANTOMS
+
+    return [d for d in datasets if any(c.startswith(f"{d}-") for c in CONTROL_PHANTOMS)]
 
 
 def figure_variants(name: str) -> dict[str, str]:

@@ -26,3 +26,7 @@ from .verdicts import (describe_noise_components, describe_seed_spread, describe
                        noise_components_table, row_verdicts,
                        seed_gated_differences, seed_spread_table, seed_spreads, shown)
 from .baseline import model_vs_baseline  # noqa: F401
+from .controls_page import (broken_model_checks, broken_table, control_effects, control_sentence,  # noqa: F401
+                            controls_plot, describe_broken, describe_controls, describe_statistics,
+                            mechanism_statistics, show_broken_models, show_control_effects,
+                            show_mechanism_statistics, shown_effects, shown_statistics, statistic_spreads)

@@ -42,6 +42,9 @@ CLAIMS: dict[str, Claim] = {
     "seed_spread": Claim("", "The paper reports one training run per row; this page measures how far "
                          "another seed moves a score.", "ours"),
     "findings": Claim("", "The paper's ablation claims, and the points its text leaves open.", "ours"),
+    "controls": Claim("", "Whether each mechanism (GDA, PTA, MiAUCL's text side) helps where the structure "
+                      "it relies on exists and not where a control removes it, and whether each "
+                      "ground-truth check fails a deliberately broken model.", "ours"),
     "predict_demo": Claim("", "A trained model applied to clips it has not seen.", "ours"),
 }
 

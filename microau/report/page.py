@@ -172,11 +172,13 @@ def row_labels(name: str) -> dict[str, str]:
 
 
 def _load(name: str, params: dict) -> "Runs | None":
-    from ..runs import load_page_runs, load_seed_runs
+    from ..runs import load_control_runs, load_page_runs, load_seed_runs
 
     p = manifest_page(name)
     args = (name, params["datasets"], params["profile"], params["data_root"], params["device"],
             params["runs_dir"], params["train_missing"], params["overrides"])
+    if p.control_runs:  # the controls page: its runs on the phantoms and their controls (none on licensed data)
+        return load_control_runs(*args)
     if p.seeds:
         return load_seed_runs(*args)
     if p.variants:

@@ -28,13 +28,15 @@ def read_finished(name: str, params: dict) -> tuple["Runs", int]:
     """The finished runs of page ``name`` under ``params`` (a page's parameters; nothing is
     trained), and how many runs the page needs in all."""
     from ..book.manifest import page as manifest_page
-    from ..runs import Runs, is_finished, make_run_config, read_run, seed_run_configs
+    from ..runs import Runs, control_run_configs, is_finished, make_run_config, read_run, seed_run_configs
 
     p = manifest_page(name)
     over = {k: v for k, v in (params.get("overrides") or {}).items() if k != "seeds"}
     datasets = list(params["datasets"])
     configs = {(v, d): make_run_config(params["profile"], v, d, params["data_root"], params["device"], **over)
                for d in datasets for v in p.variants}
+    configs.update(control_run_configs(name, datasets, params["profile"], params["data_root"], params["device"],
+                                       **over))
     if p.seeds:
         configs.update(seed_run_configs(name, datasets, params["profile"], params["data_root"],
                                         params["device"], **over))

@@ -61,6 +61,14 @@ def page_tally(name: str, runs: "Runs | None", verdicts: pd.DataFrame | None = N
     (``verdicts``: the page's :func:`row_verdicts`, computed here when not given); Table X counts
     its GDA comparison; the other pages say where their verdicts are."""
     p = manifest_page(name)
+    if p.control_runs:  # the controls page: no paper comparison to count
+        from ..book.manifest import control_datasets
+
+        if runs is not None and not control_datasets(runs.datasets):
+            return Tally(note="needs the phantom: the controls are simulated")
+        return Tally(note="stated mechanism by mechanism on the page, with and without its structure, "
+                          "each noise-gated" if runs is not None and runs.results else
+                          "not computed: its runs are missing")
     if runs is None or not runs.results:
         return Tally(note="not computed: its runs are missing")
     if p.table in ROW_TABLES:
