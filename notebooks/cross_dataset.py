@@ -42,11 +42,9 @@ train_missing = True  # train the runs not stored yet (microau reproduce trains 
 overrides = {}  # Config fields set on the command line of microau reproduce (--epochs, --pretrained, ...)
 
 # %%
-from IPython.display import Markdown, display
-from myst_nb import glue
+from microau import report
 
-from microau import cross, figures, report
-from microau.data import harmonise, registry
+page = report.open_page("cross_dataset", globals())
 
 # %% [markdown]
 # ## The AUs the sets share
@@ -57,35 +55,22 @@ from microau.data import harmonise, registry
 # clips of each set that code it; a star marks the AUs a run on that set scores.
 
 # %%
-display(report.styled(harmonise.harmonisation_table(cross.samples_by_set(datasets, profile, data_root, **overrides)),
-                      caption="Cross-set AUs in our data"))
-display(report.styled(harmonise.spelling_table(), caption="How each set spells an AU cell"))
+report.show_harmonisation(page)
 
 # %% [markdown]
 # ## Scores per set
 
 # %%
-plans = [cross.plan(mode, datasets) for mode in ("loso", "leave-one-dataset-out")] if len(datasets) > 1 else []
-runs = cross.load_cross_runs(plans, "full", profile, data_root, device, runs_dir, train_missing, overrides)
-if not runs:
-    display(Markdown("Evaluation across data sets needs at least two data sets in `datasets`."))
-    glue("cross_set_bars", figures.cross_set_bars([]), display=False)
-else:
-    scores, paired = cross.against_baseline(runs)
-    aus = ", ".join(f"AU{a}" for a in runs[plans[0].label].meta["aus"])
-    display(Markdown(f"Scored AUs (those every AU-coded set scores): {aus}."))
-    for label in runs:
-        display(report.styled(scores[scores.evaluation == label].drop(columns="evaluation"), caption=label))
-    glue("cross_set_bars", figures.cross_set_bars([(label, scores[scores.evaluation == label]) for label in runs]),
-         display=False)
+report.show_cross_scores(page)
 
 # %% [markdown]
 # ```{glue:figure} cross_set_bars
 # :name: fig-cross-set-bars
 #
 # Mean F1 over the shared AUs per tested set and pooled: the full model and the region baseline on
-# the same clips and folds, each with its 95% subject-bootstrap interval. Left: LOSO over all sets;
-# right: each set tested by a model trained on the others.
+# the same clips and folds, each with its subject-bootstrap interval. Left: LOSO over all sets;
+# right: each set tested by a model trained on the others. Look at how far a set's score falls
+# when no subject of that set was seen in training.
 # ```
 
 # %% [markdown]
@@ -96,6 +81,10 @@ else:
 # and the sentence says that the seed spread was not measured.
 
 # %%
-for label, table in (paired.items() if runs else []):
-    display(report.styled(table.drop(columns="verdict"), caption=label))
-    display(Markdown("\n".join(f"- {sentence}" for sentence in table.verdict)))
+report.show_cross_against_baseline(page)
+
+# %% [markdown]
+# ## How this page was computed
+
+# %%
+page.footer()

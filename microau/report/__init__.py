@@ -30,3 +30,4 @@ from .controls_page import (broken_model_checks, broken_table, control_effects, 
                             controls_plot, describe_broken, describe_controls, describe_statistics,
                             mechanism_statistics, show_broken_models, show_control_effects,
                             show_mechanism_statistics, shown_effects, shown_statistics, statistic_spreads)
+from .cross_page import show_cross_against_baseline, show_cross_scores, show_harmonisation  # noqa: F401,E402

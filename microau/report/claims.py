@@ -46,6 +46,8 @@ CLAIMS: dict[str, Claim] = {
                       "it relies on exists and not where a control removes it, and whether each "
                       "ground-truth check fails a deliberately broken model.", "ours"),
     "predict_demo": Claim("", "A trained model applied to clips it has not seen.", "ours"),
+    "cross_dataset": Claim("", "The full model and the region baseline trained on some data sets and tested on "
+                           "others: how far a detector carries across sets.", "ours"),
 }
 
 
