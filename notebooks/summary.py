@@ -99,6 +99,8 @@ display(report.styled(report.summary.checked_exactly(page, tallies, runs), capti
 #   follows it, each opening with the paper's claim, our data and the verdict.
 # - {doc}`findings`: the claims judged together, the readings of what the text leaves open, and
 #   the run-to-run noise ({doc}`seed_spread`).
+# - {doc}`../other_datasets`: beyond the paper, the other data sets the package reads and the
+#   model evaluated across data sets ({doc}`cross_dataset`).
 # - {doc}`../performance`: how long it takes, and on what.
 # - {doc}`../implementation_notes` and {doc}`../when_things_go_wrong`.
 #

@@ -59,7 +59,8 @@ def opening_markdown(page) -> str:
     simulated = (" Simulated data: only differences between rows compare with the paper's, not the "
                  "numbers themselves." if any(is_phantom(d) for d in page.datasets) else "")
     lines.append(f"- **Our data**: {data_words(page)}{simulated}")
-    verdict = page_tally(page.name, page.runs, page.verdicts() if page.runs is not None else None)
+    runs = page.extra_runs.get("cross") if page.manifest.cross_modes else page.runs  # cross-set runs: their own
+    verdict = page_tally(page.name, runs, page.verdicts() if page.runs is not None else None)
     if page.manifest.includes:  # a chapter over other pages (Findings): their verdicts, added up
         verdict = combined({n: page_tally(n, page.runs_of(n), page.verdicts(n)) for n in page.manifest.includes})
     words = verdict.words()

@@ -43,6 +43,7 @@ class BookPage:
     _verdicts: dict = field(default_factory=dict)
     _spreads: Any = None
     _shown: Any = None
+    _cross: Any = None  # (scores, paired) of the cross-set runs against the baseline
 
     @property
     def manifest(self):
@@ -73,6 +74,32 @@ class BookPage:
             return None
         return Runs(results={k: self.runs.results[k] for k in keys}, datasets=self.runs.datasets,
                     profile=self.runs.profile, context=dict(self.runs.context))
+
+    def cross_runs(self) -> dict:
+        """Evaluation label -> the full model's run of each cross-set evaluation of the manifest
+        (``cross_modes``; ``microau.cross``), read once and kept in ``extra_runs['cross']`` (keys
+        ('full', label)) so that the footer counts them; {} with fewer than two data sets."""
+        from ..cross import load_cross_runs, plan
+        from ..runs import Runs
+
+        if "cross" not in self.extra_runs:
+            modes = self.manifest.cross_modes if len(self.datasets) > 1 else ()
+            found = load_cross_runs([plan(m, self.datasets) for m in modes], "full", self.profile, self.data_root,
+                                    self.device, self.runs_dir, self.train_missing, self.overrides)
+            self.extra_runs["cross"] = Runs(results={("full", label): r for label, r in found.items()},
+                                            datasets=tuple(self.datasets), profile=self.profile,
+                                            context={"runs": self.runs_dir})
+        return {key[1]: r for key, r in self.extra_runs["cross"].items()}
+
+    def cross_against_baseline(self) -> tuple:
+        """(scores, paired) of the cross-set runs against the region baseline on the same clips
+        and folds (``microau.cross.against_baseline``), computed once; (None, {}) without runs."""
+        from ..cross import against_baseline
+
+        if self._cross is None:
+            runs = self.cross_runs()
+            self._cross = against_baseline(runs) if runs else (None, {})
+        return self._cross
 
     def all_runs(self) -> list:
         """Every run this page has read, its own and its included pages' (each once)."""
@@ -200,6 +227,8 @@ def open_page(name: str, namespace: dict, show_opening: bool = True) -> BookPage
     page.runs = _load(name, page.parameters)
     for other in page.manifest.includes:
         page.runs_of(other)
+    if page.manifest.cross_modes:
+        page.cross_runs()
     if show_opening:
         from IPython.display import Markdown, display
 

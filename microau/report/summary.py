@@ -40,6 +40,12 @@ def read_finished(name: str, params: dict) -> tuple["Runs", int]:
     if p.seeds:
         configs.update(seed_run_configs(name, datasets, params["profile"], params["data_root"],
                                         params["device"], **over))
+    if p.cross_modes and len(datasets) > 1:  # the cross-set runs of the full model, keyed ('full', label)
+        from ..cross import plan, plan_config
+
+        plans = [plan(mode, datasets) for mode in p.cross_modes]
+        configs.update({("full", q.label): plan_config(q, params["profile"], "full", params["data_root"],
+                                                       params["device"], **over) for q in plans})
     runs = Runs(datasets=tuple(datasets), profile=params["profile"], seeds=tuple(p.seeds),
                 context=dict(data_root=params["data_root"], device=params["device"],
                              runs=params["runs_dir"], overrides=over))
@@ -69,7 +75,9 @@ def book_pages(page) -> tuple[pd.DataFrame, dict[str, Tally], list]:
         for r in runs.results.values():
             every.setdefault(str(r.run_dir), r)
         complete = len(runs.results) == needed
-        if not needed:
+        if not needed and p.cross_modes:
+            state = "no: needs two or more data sets"
+        elif not needed:
             state = "yes (needs no LOSO run)"
         elif complete:
             state = f"yes ({needed} runs)"

@@ -69,6 +69,12 @@ def page_tally(name: str, runs: "Runs | None", verdicts: pd.DataFrame | None = N
         return Tally(note="stated mechanism by mechanism on the page, with and without its structure, "
                           "each noise-gated" if runs is not None and runs.results else
                           "not computed: its runs are missing")
+    if p.cross_modes:  # the cross-set page: the model against the region baseline, no paper comparison
+        if runs is not None and len(runs.datasets) < 2:
+            return Tally(note="needs two or more data sets")
+        return Tally(note="stated set by set on the page, the model against the region baseline, each "
+                          "judged by its paired subject-bootstrap interval" if runs is not None and runs.results
+                     else "not computed: its runs are missing")
     if runs is None or not runs.results:
         return Tally(note="not computed: its runs are missing")
     if p.table in ROW_TABLES:
